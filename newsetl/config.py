@@ -1,0 +1,143 @@
+"""The `newsetl.yaml` configuration: a validated model with one clear error per mistake.
+
+Every section is a pydantic model that forbids unknown keys, so a typo is an error, not a silent default.
+Relative paths are resolved against the directory of the config file (or the working directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from newsetl.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "newsetl.yaml"
+DEFAULT_WAREHOUSE = "data/newsetl.duckdb"
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class HexoDirSource(Section):
+    """A folder of Hexo post files (YAML front matter + HTML body), walked recursively."""
+
+    type: Literal["hexo_dir"] = "hexo_dir"
+    name: str
+    path: Path
+    globs: list[str] = Field(default_factory=lambda: ["**/*.md"])
+    exclude: list[str] = Field(default_factory=list)
+    timezone: str | None = None  # zone for naive front-matter dates; default: the top-level one
+
+
+Source = Annotated[Union[HexoDirSource], Field(discriminator="type")]
+
+
+class RunnerConfig(Section):
+    """How parse/clean work is spread: threads (default), processes, or a Dask cluster."""
+
+    kind: Literal["threads", "processes", "dask"] = "threads"
+    workers: int | None = Field(default=None, ge=1, le=256)
+    dask_address: str | None = None
+
+
+class ImagesConfig(Section):
+    """Image download settings (see the images section of the README)."""
+
+    enabled: bool = True
+
+
+class Config(Section):
+    """The whole configuration file."""
+
+    warehouse: Path = Path(DEFAULT_WAREHOUSE)
+    timezone: str = "UTC"
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    encodings: list[str] = Field(default_factory=lambda: ["utf-8"])
+    rules: Path | None = None  # site cleaning rules; default: the bundled newsetl/site_rules.yaml
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    sources: list[Source] = Field(default_factory=list)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        check_zone(value)
+        return value
+
+    @field_validator("encodings")
+    @classmethod
+    def _known_encodings(cls, value: list[str]) -> list[str]:
+        import codecs
+
+        for name in value:
+            try:
+                codecs.lookup(name)
+            except LookupError as exc:
+                raise ValueError(f"unknown encoding {name!r}") from exc
+        return value
+
+    def resolve(self, path: Path) -> Path:
+        """A config path made absolute against the config file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def source_names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+
+def check_zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for `name`, or a ValueError that names it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def _format_validation_error(exc: ValidationError, origin: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{origin}: {where}: {message}{more}"
+
+
+def load_config(path: Path | None = None, *, required: bool = False) -> Config:
+    """Read and validate a config file; with no path, use ./newsetl.yaml if present, else defaults."""
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_NAME)
+        if not candidate.exists():
+            if required:
+                raise ConfigError(f"no {DEFAULT_CONFIG_NAME} here; pass --config FILE")
+            return Config(base_dir=Path.cwd())
+        path = candidate
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return config_from_dict(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def config_from_dict(data: dict, *, base_dir: Path, origin: str = "config") -> Config:
+    """Validate a config mapping (as read from YAML)."""
+    try:
+        config = Config.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, origin)) from None
+    names = config.source_names()
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{origin}: sources: duplicate source name {duplicates[0]!r}")
+    return config

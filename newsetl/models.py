@@ -1,0 +1,122 @@
+"""Records passed between pipeline steps: discover -> read -> parse -> clean -> load.
+
+Every source type (Hexo folders, feeds, post URLs) produces `ParsedPost`s, and from there on all articles
+take the same clean and load path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+def article_id_for(source: str, locator: str) -> str:
+    """Stable article id: the same source name and locator give the same id on every machine."""
+    return hashlib.sha256(f"{source}\x1f{locator}".encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(slots=True)
+class InputRef:
+    """One discovered input: a file in a Hexo folder, a post URL or a feed item."""
+
+    source: str
+    source_type: str
+    locator: str          # stable within the source: relative POSIX path, URL or guid
+    path: str             # where to read it from now (absolute local path, or URL)
+    file_hash: str        # sha256 of the raw bytes
+    size: int
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class RawPost:
+    """Decoded text of one input, before parsing."""
+
+    ref: InputRef
+    text: str
+
+
+@dataclass(slots=True)
+class ParsedPost:
+    """Front matter (or feed item fields) and the raw HTML body of one article."""
+
+    source: str
+    source_type: str
+    locator: str
+    file_hash: str
+    title: str
+    body_html: str
+    url: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None  # timezone-aware (UTC)
+    categories: list[str] = field(default_factory=list)
+    headimg: str | None = None
+    thumbnail: str | None = None
+    summary: str | None = None
+    article_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.article_id:
+            self.article_id = article_id_for(self.source, self.locator)
+
+
+@dataclass(slots=True)
+class ImageRef:
+    """An image referenced by an article, in body order."""
+
+    position: int
+    role: str              # body | headimg | thumbnail | promo | decoration
+    url: str
+    alt: str | None = None
+    caption: str | None = None
+    roles: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Article:
+    """A cleaned article, ready to load."""
+
+    article_id: str
+    source: str
+    source_type: str
+    locator: str
+    file_hash: str
+    url: str | None
+    title: str
+    author: str | None
+    published_at: datetime | None
+    categories: list[str]
+    editor: str | None
+    origin: str | None
+    summary: str | None
+    body_text: str
+    body_html: str
+    paragraphs: list[tuple[str, str]]   # (kind, text) in order
+    images: list[ImageRef]
+    content_hash: str
+    rules_version: str
+
+    @property
+    def char_count(self) -> int:
+        return len(self.body_text)
+
+    @property
+    def paragraph_count(self) -> int:
+        return sum(1 for kind, _ in self.paragraphs if kind != "caption")
+
+    @property
+    def image_count(self) -> int:
+        return sum(1 for image in self.images if image.role not in ("promo", "decoration"))
+
+
+@dataclass(slots=True)
+class Reject:
+    """An input that could not be processed, with the step that failed and why."""
+
+    source: str
+    locator: str
+    stage: str
+    error: str
+    file_hash: str | None = None
+    size: int | None = None

@@ -1,0 +1,106 @@
+"""Connections and versioned migrations for the DuckDB warehouse file."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from newsetl.errors import NewsetlError, WarehouseBusy
+
+MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """All bundled migrations as (version, name, sql), in order."""
+    found = []
+    for entry in resources.files("warehouse").joinpath("migrations").iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    return migrations()[-1][0]
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise WarehouseBusy(
+                f"warehouse {path} is busy: another newsetl process is writing it; try again when it finishes"
+            ) from None
+        raise NewsetlError(f"cannot open warehouse {path}: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise NewsetlError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from None
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration newer than the warehouse's version, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    have = current_version(con)
+    applied = []
+    for version, name, sql in migrations():
+        if version <= have:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, datetime.now(timezone.utc)]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def connect_writer(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection with the schema brought up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only=False)
+    migrate(con)
+    return con
+
+
+@contextmanager
+def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect_writer(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection; a clear error when the file is missing or being written."""
+    if not path.exists():
+        raise NewsetlError(f"no warehouse at {path}: run `newsetl ingest` first")
+    con = _open(path, read_only=True)
+    if current_version(con) < latest_version():
+        con.close()
+        raise NewsetlError(f"warehouse {path} needs an upgrade: run `newsetl ingest` (or `newsetl migrate`) once")
+    return con
