@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from newsetl.errors import ConfigError
 
@@ -36,7 +36,70 @@ class HexoDirSource(Section):
     timezone: str | None = None  # zone for naive front-matter dates; default: the top-level one
 
 
-Source = Annotated[Union[HexoDirSource], Field(discriminator="type")]
+def _http_url(value: str) -> str:
+    """A stripped http(s) URL, or a ValueError that names it."""
+    url = value.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return url
+
+
+class FeedUrl(Section):
+    """One feed URL, optionally with its own category path (else the source's)."""
+
+    url: str
+    categories: list[str] | None = None
+
+    _check_url = field_validator("url")(_http_url)
+
+
+class FeedSource(Section):
+    """RSS/Atom feeds; each item becomes an article with the feed's category path."""
+
+    type: Literal["feed"]
+    name: str
+    urls: list[Union[str, FeedUrl]] = Field(min_length=1)
+    categories: list[str] = Field(default_factory=list)  # e.g. [金融, 新浪财经, 新浪财经－国內]
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, value: list[Union[str, FeedUrl]]) -> list[Union[str, FeedUrl]]:
+        return [_http_url(v) if isinstance(v, str) else v for v in value]
+
+    def feed_urls(self) -> list[FeedUrl]:
+        """Every URL with its effective category path."""
+        return [FeedUrl(url=v, categories=self.categories) if isinstance(v, str)
+                else FeedUrl(url=v.url, categories=self.categories if v.categories is None else v.categories)
+                for v in self.urls]
+
+
+class PostUrlsSource(Section):
+    """Hexo post files fetched by URL: listed here and/or in a plain-text list (one URL a line) at list_url."""
+
+    type: Literal["post_urls"]
+    name: str
+    urls: list[str] = Field(default_factory=list)
+    list_url: str | None = None
+    timezone: str | None = None  # zone for naive front-matter dates; default: the top-level one
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, value: list[str]) -> list[str]:
+        return [_http_url(v) for v in value]
+
+    @field_validator("list_url")
+    @classmethod
+    def _check_list_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @model_validator(mode="after")
+    def _something_to_fetch(self) -> "PostUrlsSource":
+        if not self.urls and not self.list_url:
+            raise ValueError("give urls, list_url or both")
+        return self
+
+
+Source = Annotated[Union[HexoDirSource, FeedSource, PostUrlsSource], Field(discriminator="type")]
 
 
 class RunnerConfig(Section):

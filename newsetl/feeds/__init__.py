@@ -1,0 +1,1 @@
+"""Remote sources: RSS/Atom feeds and Hexo post files fetched over HTTP."""
