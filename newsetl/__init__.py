@@ -1,3 +1,10 @@
 """newsetl: article feeds and post archives into a clean DuckDB warehouse, orchestrated by Prefect."""
 
+import os
+
 __version__ = "0.1.0"
+
+# Defaults for a clean local run wherever newsetl is started from (prefect.toml only applies in the project
+# folder). Explicit environment settings still win.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

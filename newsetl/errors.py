@@ -26,3 +26,9 @@ class RejectError(Exception):
         super().__init__(f"{stage}: {reason}")
         self.stage = stage
         self.reason = reason
+
+
+class UsageError(NewsetlError):
+    """A command used wrongly (bad SQL, nothing to do, conflicting options)."""
+
+    exit_code = 2

@@ -120,3 +120,11 @@ class Reject:
     error: str
     file_hash: str | None = None
     size: int | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """A batch moving through the steps: the items of the current stage plus every reject so far."""
+
+    items: list = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
