@@ -116,6 +116,19 @@ class ImagesConfig(Section):
     enabled: bool = True
 
 
+class ReportingConfig(Section):
+    """Downstream reporting: duplicate stories, keywords and the HTML report (see the README's reporting part)."""
+
+    enabled: bool = True                                       # refresh stories/keywords/search after each load
+    dedup_threshold: float = Field(default=0.5, gt=0, le=1)   # estimated Jaccard similarity of shingle sets
+    shingle_size: int = Field(default=5, ge=1, le=50)         # characters per shingle of the normalised text
+    num_perm: int = Field(default=128, ge=16, le=1024)        # MinHash permutations
+    min_chars: int = Field(default=30, ge=1)                  # shorter texts are never called duplicates
+    top_keywords: int = Field(default=20, ge=1, le=200)       # terms in the report's keyword chart
+    report_days: int = Field(default=30, ge=1, le=3650)       # latest days with articles in the report's chart
+    report_runs: int = Field(default=10, ge=1, le=1000)       # latest runs listed in the report
+
+
 class Config(Section):
     """The whole configuration file."""
 
@@ -126,6 +139,7 @@ class Config(Section):
     rules: Path | None = None  # site cleaning rules; default: the bundled newsetl/site_rules.yaml
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -1,0 +1,1 @@
+"""Downstream reporting: duplicate stories, keywords, full-text search, exports and the HTML report."""

@@ -1,0 +1,184 @@
+"""Near-duplicate stories: MinHash signatures of character shingles, LSH candidates, union-find clusters.
+
+Signatures are kept in `article_minhash` and recomputed only for articles whose content hash (or the dedup
+settings) changed; clustering is rebuilt over all signatures, which is cheap (LSH lookups, no text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from newsetl.reporting.text import normalize
+
+SCHEME = "affine32"
+SEED = 1
+_PRIME = np.uint64(1_000_003)
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """How near-duplicates are found (the `reporting:` config section)."""
+
+    threshold: float = 0.5     # estimated Jaccard similarity of shingle sets at or above which two texts match
+    shingle_size: int = 5      # characters per shingle, after normalisation
+    num_perm: int = 128        # MinHash permutations
+    min_chars: int = 30        # normalised texts shorter than this are never matched
+
+    @property
+    def params(self) -> str:
+        return f"k={self.shingle_size};perm={self.num_perm};min={self.min_chars};scheme={SCHEME};seed={SEED}"
+
+
+@dataclass(frozen=True)
+class DedupStats:
+    articles: int           # articles clustered
+    hashed: int             # signatures (re)computed this time
+    stories: int            # clusters, duplicates or not
+    duplicate_stories: int  # clusters with two or more articles
+    duplicate_articles: int  # articles in those clusters
+
+
+def shingle_hashes(normalized: str, size: int) -> np.ndarray:
+    """Distinct 32-bit hashes of the `size`-character shingles of an already normalised text."""
+    codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    count = len(codes) - size + 1
+    if count < 1:
+        count, size = 1, len(codes)
+    hashes = np.zeros(count, dtype=np.uint64)
+    for offset in range(size):
+        hashes = hashes * _PRIME + codes[offset:offset + count]
+    return np.unique(((hashes >> np.uint64(32)) ^ hashes) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | None]:
+    """MinHash signature (uint32 array) of each text; None for texts shorter than `min_chars`."""
+    base = MinHash(num_perm=settings.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
+    result: list[np.ndarray | None] = []
+    for text in texts:
+        normalized = normalize(text)
+        if len(normalized) < settings.min_chars:
+            result.append(None)
+            continue
+        minhash = base.copy()
+        minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
+        result.append(np.asarray(minhash.hashvalues, dtype=np.uint32))
+    return result
+
+
+def _find(parent: list[int], item: int) -> int:
+    while parent[item] != item:
+        parent[item] = parent[parent[item]]
+        item = parent[item]
+    return item
+
+
+def cluster(signature_matrix: np.ndarray, present: np.ndarray, settings: DedupSettings) -> list[tuple[int, float]]:
+    """Group rows whose estimated Jaccard similarity reaches the threshold (single linkage).
+
+    Rows must be in priority order (earliest article first); a row's cluster is named after its first row.
+    Returns, per row, (index of the cluster's first row, estimated similarity to that row).
+    """
+    rows = len(signature_matrix)
+    parent = list(range(rows))
+    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+    hashes = {}
+    with lsh.insertion_session() as session:
+        for row in np.flatnonzero(present):
+            hashes[row] = LeanMinHash(seed=SEED, hashvalues=signature_matrix[row], scheme=SCHEME)
+            session.insert(int(row), hashes[row], check_duplication=False)
+    for row, minhash in hashes.items():
+        for other in lsh.query(minhash):
+            if other <= row:
+                continue
+            a, b = _find(parent, row), _find(parent, other)
+            if a != b and _similarity(signature_matrix, row, other) >= settings.threshold:
+                parent[max(a, b)] = min(a, b)
+    result = []
+    for row in range(rows):
+        root = _find(parent, row)
+        result.append((root, 1.0 if root == row else _similarity(signature_matrix, root, row)))
+    return result
+
+
+def _similarity(matrix: np.ndarray, a: int, b: int) -> float:
+    return float(np.count_nonzero(matrix[a] == matrix[b])) / matrix.shape[1]
+
+
+def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> int:
+    """Recompute signatures of new or changed articles; drop those of deleted articles. Returns how many."""
+    stale = con.execute(
+        """
+        SELECT a.article_id, a.content_hash, coalesce(a.body_text, '')
+        FROM articles AS a LEFT JOIN article_minhash AS m USING (article_id)
+        WHERE m.article_id IS NULL OR m.content_hash <> a.content_hash OR m.params <> ?
+        """,
+        [settings.params],
+    ).fetchall()
+    con.execute("DELETE FROM article_minhash WHERE article_id NOT IN (SELECT article_id FROM articles)")
+    if not stale:
+        return 0
+    sigs = signatures([row[2] for row in stale], settings)
+    table = pa.table({
+        "article_id": [row[0] for row in stale],
+        "content_hash": [row[1] for row in stale],
+        "params": [settings.params] * len(stale),
+        "signature": pa.array([None if s is None else s.tolist() for s in sigs], type=pa.list_(pa.uint32())),
+    })
+    con.register("new_minhash", table)
+    try:
+        con.execute("DELETE FROM article_minhash WHERE article_id IN (SELECT article_id FROM new_minhash)")
+        con.execute("INSERT INTO article_minhash SELECT * FROM new_minhash")
+    finally:
+        con.unregister("new_minhash")
+    return len(stale)
+
+
+def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> DedupStats:
+    """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        hashed = _update_signatures(con, settings)
+        loaded = con.execute(
+            """
+            SELECT m.article_id, m.signature
+            FROM article_minhash AS m JOIN articles AS a USING (article_id)
+            ORDER BY a.published_at NULLS LAST, a.first_seen_at, m.article_id
+            """
+        ).arrow()
+        loaded = loaded.read_all() if hasattr(loaded, "read_all") else loaded
+        ids = loaded.column("article_id").to_pylist()
+        column = loaded.column("signature").combine_chunks()
+        present = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        matrix = np.zeros((len(ids), settings.num_perm), dtype=np.uint32)
+        if present.any():
+            matrix[present] = column.drop_null().flatten().to_numpy().reshape(-1, settings.num_perm)
+        groups = cluster(matrix, present, settings)
+        table = pa.table({
+            "cluster_id": [ids[root] for root, _ in groups],
+            "article_id": ids,
+            "similarity": [sim for _, sim in groups],
+        })
+        con.execute("DELETE FROM story_clusters")
+        con.register("new_clusters", table)
+        try:
+            con.execute("INSERT INTO story_clusters SELECT * FROM new_clusters")
+        finally:
+            con.unregister("new_clusters")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    sizes: dict[int, int] = {}
+    for root, _ in groups:
+        sizes[root] = sizes.get(root, 0) + 1
+    duplicates = [size for size in sizes.values() if size > 1]
+    return DedupStats(len(ids), hashed, len(sizes), len(duplicates), sum(duplicates))

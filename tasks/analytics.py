@@ -1,0 +1,57 @@
+"""Analytics step (after load): refresh duplicate stories, keyword tokens and the full-text search index.
+
+Incremental: only articles whose content hash changed are hashed and segmented again; clusters and the
+BM25 index are rebuilt from the stored signatures and segmented text, and only when something changed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import duckdb
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from newsetl.config import ReportingConfig
+from newsetl.reporting.dedup import DedupSettings, refresh_story_clusters
+from newsetl.reporting.keywords import refresh_tokens
+from newsetl.reporting.search import has_index, rebuild_index
+
+
+@dataclass(slots=True)
+class AnalyticsSummary:
+    articles: int
+    hashed: int               # articles whose MinHash signature was (re)computed
+    segmented: int            # articles whose text was (re)segmented
+    stories: int
+    duplicate_stories: int
+    duplicate_articles: int
+    index_rebuilt: bool
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def dedup_settings(config: ReportingConfig) -> DedupSettings:
+    return DedupSettings(threshold=config.dedup_threshold, shingle_size=config.shingle_size,
+                         num_perm=config.num_perm, min_chars=config.min_chars)
+
+
+def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig) -> AnalyticsSummary:
+    """Bring story_clusters, search_documents/article_tokens and the search index up to date."""
+    started = time.perf_counter()
+    segmented = refresh_tokens(con)
+    rebuild = segmented > 0 or not has_index(con)
+    if rebuild:
+        rebuild_index(con)
+    stats = refresh_story_clusters(con, dedup_settings(config))
+    return AnalyticsSummary(
+        articles=stats.articles, hashed=stats.hashed, segmented=segmented, stories=stats.stories,
+        duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,
+        index_rebuilt=rebuild, seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+analytics_task = task(refresh_analytics, name="analytics", cache_policy=NO_CACHE)
