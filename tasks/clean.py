@@ -28,6 +28,7 @@ UNWRAP_TAGS = frozenset(["font", "span", "center", "section", "article"])
 KEEP_ATTRS = {"a": ("href", "title"), "img": ("src", "alt", "title"), "td": ("colspan", "rowspan"),
               "th": ("colspan", "rowspan")}
 TAG_RE = re.compile(r"<[^>]+>")
+SPACE_RE = re.compile(r"\s+")  # Unicode whitespace, including U+3000 indentation and NBSP
 SUMMARY_CHARS = 160
 
 
@@ -118,16 +119,17 @@ class _Cleaner:
     def _add_image(self, url: str | None, role: str, alt: str | None = None) -> ImageRef | None:
         if not url:
             return None
+        declared = role  # where it appeared; `role` is what it is
         if self.rules.promo_image_urls is not None and self.rules.promo_image_urls.search(url):
             role = "promo"
         known = self._seen_urls.get(url)
         if known is not None:  # the same URL once per article; remember every role it had
-            if role not in known.roles:
-                known.roles.append(role)
+            if declared not in known.roles:
+                known.roles.append(declared)
             if role in ("promo", "decoration"):  # a QR code is promo wherever else it appears
                 known.role = role
             return None
-        image = ImageRef(position=len(self.images), role=role, url=url, alt=alt or None, roles=[role])
+        image = ImageRef(position=len(self.images), role=role, url=url, alt=alt or None, roles=[declared])
         self.images.append(image)
         self._seen_urls[url] = image
         return image
@@ -253,6 +255,11 @@ class _Cleaner:
                 element.tag = "strong"
                 element.attrib.clear()
         for element in list(root.iter()):
+            if element.text:
+                text = SPACE_RE.sub(" ", element.text)
+                element.text = text.lstrip() if element.tag in BLOCK_TAGS else text
+            if element.tail:
+                element.tail = SPACE_RE.sub(" ", element.tail)
             if element is root:
                 continue
             if element.tag == "img":
