@@ -22,6 +22,7 @@ from newsetl.progress import report
 from newsetl.rules import load_rules
 from tasks.clean import clean_task
 from tasks.discover import discover_task
+from tasks.feeds import ingest_remote
 from tasks.load import LoadCounts, load_task
 from tasks.parse import parse_task
 from tasks.read import read_task
@@ -66,6 +67,8 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     try:
         start_run(con, summary)
         _run(con, config, hexo_sources, summary)
+        if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
+            ingest_remote(con, config, summary)
     except BaseException as exc:
         summary.status = "failed"
         summary.message = f"{type(exc).__name__}: {exc}"

@@ -129,6 +129,25 @@ class ReportingConfig(Section):
     report_runs: int = Field(default=10, ge=1, le=1000)       # latest runs listed in the report
 
 
+class HttpConfig(Section):
+    """HTTP policy for feeds and post files fetched by URL (images have their own limits in `images:`)."""
+
+    user_agent: str = "newsetl/0.1 (feed reader)"
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=15.0, gt=0)
+    total_timeout: float = Field(default=60.0, gt=0)          # one whole request, redirects included
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    retries: int = Field(default=3, ge=0, le=20)              # on timeouts, connection errors, 429 and 5xx
+    backoff: float = Field(default=0.5, ge=0)                 # first retry delay, doubled each time, jittered
+    backoff_max: float = Field(default=30.0, ge=0)
+    retry_after_max: float = Field(default=120.0, ge=0)       # a longer Retry-After gives up for this run
+    concurrency: int = Field(default=8, ge=1, le=256)
+    # SSRF guard: unset means the same as the images section (one allow-list for the whole pipeline).
+    block_private: bool | None = None
+    allow_hosts: list[str] | None = None
+
+
 class Config(Section):
     """The whole configuration file."""
 
@@ -139,6 +158,7 @@ class Config(Section):
     rules: Path | None = None  # site cleaning rules; default: the bundled newsetl/site_rules.yaml
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sources: list[Source] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True)
