@@ -1,0 +1,97 @@
+"""The feeds' HTTP fetcher against a real server on 127.0.0.1: retries, redirects, the SSRF guard, charsets."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from werkzeug import Request, Response
+
+from newsetl.feeds.collect import parse_url_list
+from newsetl.feeds.fetch import Fetched, FetchFailed, Fetcher, HttpPolicy
+
+POLICY = HttpPolicy(allow_hosts=("127.0.0.1",), retries=2, backoff=0.01, max_redirects=2, user_agent="ua-test")
+
+
+def get(url: str, policy: HttpPolicy = POLICY, **validators: str) -> Fetched:
+    async def run() -> Fetched:
+        async with Fetcher(policy) as fetcher:
+            return await fetcher.get(url, **validators)
+    return asyncio.run(run())
+
+
+def url(httpserver, path: str) -> str:
+    return f"http://127.0.0.1:{httpserver.port}{path}"
+
+
+def test_503_then_429_are_retried_honouring_retry_after(httpserver) -> None:
+    answers = [Response("busy", status=503), Response("slow down", status=429, headers={"Retry-After": "0"}),
+               Response(b"<rss/>", status=200, content_type="application/rss+xml; charset=GBK",
+                        headers={"ETag": '"e1"'})]
+    httpserver.expect_request("/feed").respond_with_handler(lambda request: answers.pop(0))
+    got = get(url(httpserver, "/feed"))
+    assert (got.status, got.content, got.etag, got.charset, got.tries) == (200, b"<rss/>", '"e1"', "GBK", 3)
+    assert [r.headers["User-Agent"] for r, _ in httpserver.log] == ["ua-test"] * 3
+
+
+def test_404_is_final_and_not_retried(httpserver) -> None:
+    httpserver.expect_request("/gone").respond_with_data("no", status=404)
+    with pytest.raises(FetchFailed) as caught:
+        get(url(httpserver, "/gone"))
+    assert (caught.value.reason, caught.value.status) == ("HTTP 404 NOT FOUND", 404)
+    assert len(httpserver.log) == 1
+
+
+def test_5xx_gives_up_after_the_retries(httpserver) -> None:
+    httpserver.expect_request("/down").respond_with_data("x", status=502)
+    with pytest.raises(FetchFailed, match=r"^HTTP 502 BAD GATEWAY \(after 3 tries\)$"):
+        get(url(httpserver, "/down"))
+    assert len(httpserver.log) == 3
+
+
+def test_redirects_are_followed_and_bounded(httpserver) -> None:
+    httpserver.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/mid"})
+    httpserver.expect_request("/mid").respond_with_data("", status=302, headers={"Location": "/new"})
+    httpserver.expect_request("/new").respond_with_data("<rss/>", content_type="application/xml")
+    httpserver.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop2"})
+    httpserver.expect_request("/loop2").respond_with_data("", status=302, headers={"Location": "/loop"})
+    got = get(url(httpserver, "/old"))
+    assert (got.url, got.final_url, got.content) == (url(httpserver, "/old"), url(httpserver, "/new"), b"<rss/>")
+    with pytest.raises(FetchFailed, match="more than 1 redirects"):
+        get(url(httpserver, "/old"), HttpPolicy(allow_hosts=("127.0.0.1",), max_redirects=1))
+    with pytest.raises(FetchFailed, match="redirect loop at"):
+        get(url(httpserver, "/loop"))
+
+
+def test_redirect_into_a_refused_address_is_not_followed(httpserver) -> None:
+    # 127.0.0.1 is allow-listed; 127.0.0.2 (loopback too) is not, so the guard refuses it before connecting.
+    httpserver.expect_request("/hop").respond_with_data(
+        "", status=302, headers={"Location": f"http://127.0.0.2:{httpserver.port}/feed"})
+    with pytest.raises(FetchFailed) as caught:
+        get(url(httpserver, "/hop"))
+    assert caught.value.reason == "refused address 127.0.0.2 (loopback) for host 127.0.0.2 after 1 redirect"
+    assert len(httpserver.log) == 1
+
+
+def test_conditional_request_sends_validators_and_304_is_not_modified(httpserver) -> None:
+    def answer(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response("<rss/>", headers={"ETag": '"v1"'})
+    httpserver.expect_request("/feed").respond_with_handler(answer)
+    got = get(url(httpserver, "/feed"), etag='"v1"', last_modified="Mon, 01 Aug 2022 00:00:00 GMT")
+    assert (got.status, got.not_modified, got.content) == (304, True, None)
+    request = httpserver.log[0][0]
+    assert request.headers["If-Modified-Since"] == "Mon, 01 Aug 2022 00:00:00 GMT"
+
+
+def test_body_limit(httpserver) -> None:
+    httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
+    with pytest.raises(FetchFailed, match="exceeds max_bytes 1000"):
+        get(url(httpserver, "/big"), HttpPolicy(allow_hosts=("127.0.0.1",), max_bytes=1000))
+
+
+def test_url_list_skips_comments_blanks_and_repeats() -> None:
+    text = "# list\nhttps://a/1.md\n\n  https://a/2.md  \nhttps://a/1.md\n"
+    assert parse_url_list(text) == ["https://a/1.md", "https://a/2.md"]
