@@ -116,3 +116,23 @@ def test_loopback_feed_is_refused_without_allow_list(httpserver, tmp_path: Path,
 
 def rejects_for(rejects: list[tuple], locator: str) -> str:
     return next(error for loc, _, error in rejects if loc == locator)
+
+
+def test_demo_feeds_served_by_the_static_server(tmp_path: Path, warehouse_path: Path) -> None:
+    """What `make demo` does: examples/feeds on newsetl's StaticServer; the second run gets 304s."""
+    from newsetl.devserver import StaticServer
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "feeds"
+    with StaticServer(examples) as server:
+        sources = [{"type": "feed", "name": "sina-feed", "categories": SINA, "urls": [server.url("sina.rss.xml")]},
+                   {"type": "feed", "name": "36kr-feed", "categories": KR36, "urls": [server.url("36kr.atom.xml")]}]
+        config = make_config(tmp_path, warehouse_path, sources, http={"allow_hosts": ["127.0.0.1"]})
+        first = ingest(config)
+        second = ingest(config)
+    assert (first["status"], first["new"], first["rejected"]) == ("completed", 8, 0)
+    assert (second["status"], second["new"], second["updated"], second["discovered"]) == ("completed", 0, 0, 0)
+    assert rows(warehouse_path, "SELECT source, last_outcome, last_status, item_count FROM source_state "
+                                "ORDER BY source") == [("36kr-feed", "not_modified", 304, 2),
+                                                       ("sina-feed", "not_modified", 304, 6)]
+    assert scalar(warehouse_path, "SELECT count(*) FROM articles WHERE source = 'sina-feed' "
+                                  "AND title = '1049元_斤！天价荔枝什么来头？'") == 1
