@@ -20,6 +20,7 @@ from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef
 from newsetl.progress import report
 from newsetl.rules import load_rules
+from tasks.analytics import analytics_step
 from tasks.clean import clean_task
 from tasks.discover import discover_task
 from tasks.feeds import ingest_remote
@@ -69,6 +70,7 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
         _run(con, config, hexo_sources, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
             ingest_remote(con, config, summary)
+        analytics_step(con, config.reporting, summary)
     except BaseException as exc:
         summary.status = "failed"
         summary.message = f"{type(exc).__name__}: {exc}"
@@ -104,13 +106,17 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     if found.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], found.rejects), summary.run_id))
     report("load", 0, len(found.todo))
+    load_seconds = 0.0
     for future in futures:
         batch: Batch = future.result()
         rejects.extend(batch.rejects)
+        load_start = time.perf_counter()
         total.add(load_task(con, batch, summary.run_id))
+        load_seconds += time.perf_counter() - load_start
         batches_done += len(batch.items) + len(batch.rejects)
         report("load", batches_done, len(found.todo))
-    summary.stage_seconds["parse+clean+load"] = time.perf_counter() - stage_start
+    summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
+    summary.stage_seconds["load"] = load_seconds
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected

@@ -16,6 +16,8 @@ from typing import Callable
 
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
+from newsetl.reporting.commands import add_commands as add_reporting_commands
+from newsetl.schedule_cli import add_commands as add_schedule_commands
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -45,6 +47,8 @@ def _progress_bar():
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     from flows.ingest import ingest
+    from flows.runners import with_runner
+    from newsetl.lock import warehouse_lock
     from newsetl.progress import set_reporter
 
     if args.images is not None:
@@ -57,7 +61,8 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         set_reporter(lambda stage, done, total: bar.update(task_id, description=stage, completed=done,
                                                             total=total or None))
         try:
-            summary = ingest(config, paths=args.paths or None)
+            with warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
+                summary = with_runner(ingest, config)(config, paths=args.paths or None)
         finally:
             set_reporter(None)
     _print_summary(summary, config, time.perf_counter() - started)
@@ -115,7 +120,16 @@ def run_query(config: Config, sql: str) -> tuple[list[str], list[tuple]]:
 
 def cmd_query(args: argparse.Namespace, config: Config) -> int:
     columns, rows = run_query(config, args.sql)
-    _write_rows(columns, rows, args.format, sys.stdout)
+    if args.out is None:
+        _write_rows(columns, rows, args.format or "table", sys.stdout)
+        return 0
+    fmt = args.format or {".csv": "csv", ".json": "json"}.get(args.out.suffix.lower(), "table")
+    try:
+        with open(args.out, "w", encoding="utf-8", newline="") as out:
+            _write_rows(columns, rows, fmt, out)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+    print(f"wrote {len(rows)} row{'s' if len(rows) != 1 else ''} to {args.out} ({fmt})", file=sys.stderr)
     return 0
 
 
@@ -142,13 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", parents=[common], help="run read-only SQL against the warehouse")
     query.add_argument("sql", metavar="SQL")
-    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument("--format", choices=["table", "csv", "json"], default=None,
+                       help="default: table, or from the --out file's extension (.csv, .json)")
+    query.add_argument("--out", type=Path, metavar="FILE", help="write the result to FILE instead of stdout")
     query.set_defaults(handler=cmd_query)
 
     runs = sub.add_parser("runs", parents=[common], help="recent ingest runs with their counts")
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--format", choices=["table", "csv", "json"], default="table")
     runs.set_defaults(handler=cmd_runs)
+
+    add_reporting_commands(sub, common)
+    add_schedule_commands(sub, common)
     return parser
 
 

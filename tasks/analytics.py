@@ -54,4 +54,16 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig) -
     )
 
 
-analytics_task = task(refresh_analytics, name="analytics", cache_policy=NO_CACHE)
+analytics_task = task(refresh_analytics, name="analytics", cache_policy=NO_CACHE, timeout_seconds=1800)
+
+
+def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summary) -> None:
+    """The flow's call after loading: run the analytics task and note what it did in the run summary."""
+    if not config.enabled:
+        return
+    result: AnalyticsSummary = analytics_task(con, config)
+    summary.extra["analytics"] = result.to_dict()
+    summary.stage_seconds["analytics"] = result.seconds
+    summary.extra.setdefault("summary_lines", []).append(
+        f"analytics: {result.stories} stories ({result.duplicate_stories} with duplicates), "
+        f"{result.segmented} articles segmented, {result.hashed} hashed, {result.seconds:.1f} s")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl.errors import NewsetlError
+from newsetl.errors import NewsetlError, UsageError
 
 DEFAULT_TABLES = [
     "articles", "paragraphs", "article_images", "ingest_runs", "rejects", "story_clusters", "article_tokens",
@@ -51,12 +51,12 @@ def export(con: duckdb.DuckDBPyConnection, out: Path, fmt: str = "parquet",
            tables: list[str] | None = None) -> list[Exported]:
     """Write the chosen tables (default: all reporting tables and views present) under `out`."""
     if fmt not in FORMATS:
-        raise NewsetlError(f"unknown export format {fmt!r}; choose parquet or csv")
+        raise UsageError(f"unknown export format {fmt!r}; choose parquet or csv")
     have = available(con)
     if tables:
         unknown = [t for t in tables if t not in have]
         if unknown:
-            raise NewsetlError(f"unknown table {unknown[0]!r}; choose from {', '.join(sorted(have))}")
+            raise UsageError(f"unknown table {unknown[0]!r}; choose from {', '.join(sorted(have))}")
         names = list(dict.fromkeys(tables))
     else:
         names = [t for t in DEFAULT_TABLES if t in have]

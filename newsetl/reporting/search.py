@@ -8,7 +8,7 @@ from importlib import resources
 
 import duckdb
 
-from newsetl.errors import NewsetlError
+from newsetl.errors import NewsetlError, UsageError
 from newsetl.reporting.text import query_terms
 
 INDEX_SCHEMA = "fts_main_search_documents"
@@ -65,7 +65,7 @@ def search(
     """Articles matching any term of the query, best BM25 score first."""
     terms = query_terms(query)
     if not terms:
-        raise NewsetlError(f"search query {query!r} has no searchable terms")
+        raise UsageError(f"search query {query!r} has no searchable terms")
     if not has_index(con):
         raise NewsetlError("the warehouse has no search index yet: run `newsetl ingest` first")
     load_fts(con)
