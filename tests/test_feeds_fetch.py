@@ -95,3 +95,29 @@ def test_body_limit(httpserver) -> None:
 def test_url_list_skips_comments_blanks_and_repeats() -> None:
     text = "# list\nhttps://a/1.md\n\n  https://a/2.md  \nhttps://a/1.md\n"
     assert parse_url_list(text) == ["https://a/1.md", "https://a/2.md"]
+
+
+def test_post_urls_list_with_bad_lines_and_bad_posts(httpserver) -> None:
+    """A post file without front matter is an item reject (parse); a non-URL line is a discover reject."""
+    from zoneinfo import ZoneInfo
+
+    from newsetl.config import PostUrlsSource
+    from newsetl.feeds.collect import collect_remote
+
+    post = (Path(__file__).parent / "fixtures" / "feeds" / "posts" / "10亿，又一笔PE投资落定.md").read_text("utf-8")
+    httpserver.expect_request("/p/good.md").respond_with_data(post.encode("gb18030"), content_type="text/plain")
+    httpserver.expect_request("/p/bad.md").respond_with_data("<p>no front matter</p>", content_type="text/plain")
+    httpserver.expect_request("/list.txt").respond_with_data(
+        f"{url(httpserver, '/p/good.md')}\nftp://elsewhere/x.md\n{url(httpserver, '/p/bad.md')}\n")
+    source = PostUrlsSource(type="post_urls", name="p", list_url=url(httpserver, "/list.txt"))
+    batch = collect_remote([source], POLICY, known={}, previous={}, zones={"p": ZoneInfo("UTC")},
+                           encodings=["utf-8"])
+    assert [(p.title, p.locator, p.source_type) for p in batch.posts] == [
+        ("10亿，又一笔PE投资落定", url(httpserver, "/p/good.md"), "post_urls")]
+    assert [(r.locator, r.stage, r.error) for r in batch.rejects] == [
+        ("ftp://elsewhere/x.md", "discover", f"not an http(s) URL in the list at {url(httpserver, '/list.txt')}"),
+        (url(httpserver, "/p/bad.md"), "parse", "no front matter (expected a '---' block at the top)")]
+    assert [(s.url, s.last_outcome, s.item_count, s.rejected_count) for s in batch.states] == [
+        (url(httpserver, "/list.txt"), "fetched", 3, 1),
+        (url(httpserver, "/p/good.md"), "fetched", 1, 0),
+        (url(httpserver, "/p/bad.md"), "fetched", 1, 1)]

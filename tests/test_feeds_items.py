@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -108,3 +109,14 @@ def test_decode_body_prefers_declared_charset_then_detects() -> None:
     assert decode_body("國內新聞".encode("big5"), "big5", ["utf-8"]) == ("國內新聞", "big5hkscs")
     with pytest.raises(RejectError, match="not a text file"):
         decode_body(b"\x89PNG\x00\x00", "utf-8", ["utf-8"])
+
+
+def test_big5_feed_from_the_xml_declaration() -> None:
+    posts = sorted(FIXTURES.glob("posts/100万吨*.md"))
+    data = build_feed(posts, fmt="rss", title="t", link_base="https://h/", encoding="big5")
+    assert data.startswith(b"<?xml version='1.0' encoding='BIG5'?>")
+    result = parse_feed(data, source="s", categories=[])
+    assert [p.title for p in result.posts] == ["100万吨国家钾肥储备投放保春耕"]
+    # Characters Big5 lacks were written as numeric references, which HTML reads as the same characters.
+    assert "&#22269;家&#21457;展改革委" in result.posts[0].body_html
+    assert "近日国家发展改革委、财政部联合印发通知" in html.unescape(result.posts[0].body_html)
