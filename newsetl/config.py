@@ -6,6 +6,7 @@ Relative paths are resolved against the directory of the config file (or the wor
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -110,10 +111,123 @@ class RunnerConfig(Section):
     dask_address: str | None = None
 
 
+class DeploymentConfig(Section):
+    """A scheduled run for `newsetl serve` / `prefect deploy`: a cron (with time zone) or an interval."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    cron: str | None = None                     # e.g. "0 2 * * *" (nightly at 02:00 in `timezone`)
+    timezone: str = "UTC"
+    interval: float | None = None               # seconds, or "15m", "12h"
+    sources: list[str] | None = None            # subset of source names; default: all
+    images: bool | None = None                  # override images.enabled for this deployment
+    on_overlap: Literal["skip", "wait"] = "skip"  # when another run is writing the warehouse
+    wait_seconds: float = 600                   # how long `wait` waits before giving up
+
+    @field_validator("interval", "wait_seconds", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "DeploymentConfig":
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("give exactly one of cron or interval")
+        if self.interval is not None and self.interval < 1:
+            raise ValueError("interval must be at least 1 second")
+        return self
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like `90`, `45s`, `15m`, `12h`, `7d`, `2w`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 3600, 12h or 7d")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use seconds, or a number with s, m, h, d or w)")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
 class ImagesConfig(Section):
-    """Image download settings (see the images section of the README)."""
+    """Image download, verification and storage settings (see the images section of the README)."""
 
     enabled: bool = True
+    store: Path = Path("data/images")          # content-addressed store: <store>/ab/cd/<sha256>.<ext>
+    # Network limits.
+    concurrency: int = Field(default=64, ge=1, le=1024)       # requests in flight, all hosts together
+    per_host: int = Field(default=16, ge=1, le=1024)          # requests in flight to one host
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=15.0, gt=0)           # between two reads of the body
+    total_timeout: float = Field(default=60.0, gt=0)          # one whole request (redirects included)
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)    # bigger bodies are refused unread or cut off
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    retries: int = Field(default=3, ge=0, le=20)              # extra tries in one run on timeouts, 429, 5xx
+    backoff: float = Field(default=0.5, ge=0)                 # first retry delay, doubled each time, jittered
+    backoff_max: float = Field(default=30.0, ge=0)
+    retry_after_max: float = Field(default=120.0, ge=0)       # a longer Retry-After gives up for this run
+    user_agent: str = "newsetl/0.1 (image fetcher)"
+    http2: bool = False
+    # Across runs.
+    revalidate_after: float = 30 * 86400                      # seconds, or "12h", "30d"
+    max_attempts: int = Field(default=3, ge=1, le=1000)       # runs that may try a failing URL
+    # Verification and derivatives.
+    min_width: int = Field(default=0, ge=0)                   # smaller images are skipped, not stored
+    min_height: int = Field(default=0, ge=0)
+    max_pixels: int = Field(default=100_000_000, ge=1)        # decompression-bomb guard
+    thumbnails: dict[str, tuple[int, int]] = Field(default_factory=dict)  # name -> [max width, max height]
+    skip_roles: list[str] = Field(default_factory=list)       # e.g. [promo, decoration]
+    fsync: bool = True                                        # flush each stored file before the rename
+    # Security: refuse loopback, private, link-local and reserved addresses unless allow-listed.
+    block_private: bool = True
+    allow_hosts: list[str] = Field(default_factory=list)      # host names, IPs or CIDRs, e.g. 127.0.0.1
+
+    @field_validator("revalidate_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("thumbnails")
+    @classmethod
+    def _thumbnail_sizes(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for name, (width, height) in value.items():
+            if not re.fullmatch(r"[a-z0-9_-]{1,32}", name):
+                raise ValueError(f"thumbnail name {name!r}: use 1-32 of a-z, 0-9, _ and -")
+            if width < 1 or height < 1:
+                raise ValueError(f"thumbnail {name!r}: width and height must be at least 1")
+        return value
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _allow_entries(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        cleaned = []
+        for entry in value:
+            entry = entry.strip().lower()
+            if not entry:
+                raise ValueError("empty entry in allow_hosts")
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"allow_hosts: bad network {entry!r}") from exc
+            cleaned.append(entry)
+        return cleaned
 
 
 class ReportingConfig(Section):
@@ -161,6 +275,8 @@ class Config(Section):
     http: HttpConfig = Field(default_factory=HttpConfig)
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sources: list[Source] = Field(default_factory=list)
+    deployments: list[DeploymentConfig] = Field(default_factory=list)  # schedules for `newsetl serve`
+    lock_wait: float = Field(default=600, ge=0)  # seconds a run waits while another run writes the warehouse
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")
@@ -200,7 +316,7 @@ def check_zone(name: str) -> ZoneInfo:
 def _format_validation_error(exc: ValidationError, origin: str) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
@@ -237,4 +353,8 @@ def config_from_dict(data: dict, *, base_dir: Path, origin: str = "config") -> C
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{origin}: sources: duplicate source name {duplicates[0]!r}")
+    for deployment in config.deployments:
+        unknown = sorted(set(deployment.sources or []) - set(names))
+        if unknown:
+            raise ConfigError(f"{origin}: deployments: {deployment.name}: unknown source {unknown[0]!r}")
     return config

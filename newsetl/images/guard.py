@@ -1,0 +1,133 @@
+"""Server-side request forgery guard: image URLs come from untrusted feed content.
+
+The check sits in the connection layer (an httpcore network backend): the host is resolved once, every
+address is checked, and the socket is opened to the checked address itself. So a redirect hop, a new
+connection or a DNS answer that changes between check and use (rebinding) cannot reach a refused address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Iterable
+
+import httpcore
+from httpcore._backends.auto import AutoBackend
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class BlockedAddress(Exception):
+    """The host resolves to an address that policy refuses."""
+
+    def __init__(self, host: str, address: str, why: str) -> None:
+        super().__init__(f"refused address {address} ({why}) for host {host}")
+        self.host = host
+        self.address = address
+        self.why = why
+
+
+class AddressPolicy:
+    """Which addresses may be connected to: public ones, plus the explicit allow-list."""
+
+    def __init__(self, block_private: bool = True, allow: Iterable[str] = ()) -> None:
+        self.block_private = block_private
+        self.allowed_hosts: set[str] = set()
+        self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for entry in allow:
+            entry = entry.strip().lower()
+            try:
+                self.allowed_networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.allowed_hosts.add(entry.strip("[]"))
+
+    def refusal(self, host: str, address: IPAddress) -> str | None:
+        """Why `address` (resolved from `host`) is refused, or None when it may be used."""
+        if not self.block_private:
+            return None
+        if host.lower().strip("[]") in self.allowed_hosts:
+            return None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if any(address in network for network in self.allowed_networks):
+            return None
+        if address.is_loopback:
+            return "loopback"
+        if address.is_link_local:
+            return "link-local"
+        if address.is_private:
+            return "private"
+        if address.is_multicast:
+            return "multicast"
+        if address.is_unspecified or address.is_reserved:
+            return "reserved"
+        if not address.is_global:
+            return "not a public address"
+        return None
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that resolves, checks, then connects to the checked address."""
+
+    def __init__(self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or AutoBackend()
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+        literal = _literal(host)
+        if literal is not None:
+            return [literal]
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from None
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"DNS lookup of {host} failed: {exc.strerror or exc}") from None
+        found: list[IPAddress] = []
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0].split("%")[0])
+            if address not in found:
+                found.append(address)
+        if not found:
+            raise httpcore.ConnectError(f"DNS lookup of {host} returned no address")
+        return found
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._resolve(host, port, timeout)
+        for address in addresses:  # every answer must pass: a mixed answer is a rebinding attempt
+            why = self.policy.refusal(host, address)
+            if why:
+                raise BlockedAddress(host, str(address), why)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(
+                    str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options=None):  # noqa: ANN001
+        raise httpcore.ConnectError("unix sockets are not used for images")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)

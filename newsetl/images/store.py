@@ -1,0 +1,68 @@
+"""Content-addressed image store: `<root>/ab/cd/<sha256>.<ext>`, each distinct content once.
+
+File names come from the content hash, never from the URL. A file is written to a hidden temporary name in
+its final folder and renamed into place, so a crash leaves at most a `.tmp` file, never a half image under
+a real name.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ImageStore:
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self.root = root
+        self.fsync = fsync
+        self._made: set[Path] = set()
+
+    def relative(self, sha256: str, ext: str, suffix: str = "") -> str:
+        """Store-relative POSIX path of a file: `ab/cd/<sha256><suffix>.<ext>`."""
+        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}.{ext}"
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+    def exists(self, relative: str) -> bool:
+        return (self.root / relative).is_file()
+
+    def put(self, relative: str, data: bytes) -> bool:
+        """Write `data` at `relative` unless it is already there; True when a new file was written."""
+        target = self.root / relative
+        if target.is_file() and target.stat().st_size == len(data):
+            return False
+        folder = target.parent
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        temp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return True
+
+    def sweep_temporaries(self, older_than: float = 3600.0) -> int:
+        """Remove `.tmp` files a crashed run left behind (older than `older_than` seconds)."""
+        import time
+
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for temp in self.root.glob("*/*/.*.tmp"):
+            try:
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed

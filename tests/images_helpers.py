@@ -1,0 +1,70 @@
+"""Helpers for image tests: a config with a temp store, and a warehouse with articles that cite images."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from newsetl.config import Config, config_from_dict
+from newsetl.models import article_id_for
+from warehouse.db import connect_writer
+
+FAST = {
+    "allow_hosts": ["127.0.0.1"],
+    "retries": 2,
+    "backoff": 0.01,
+    "backoff_max": 0.05,
+    "connect_timeout": 2,
+    "read_timeout": 0.5,
+    "total_timeout": 3,
+    "fsync": False,
+}
+
+
+def make_config(base: Path, **images) -> Config:
+    return config_from_dict(
+        {"warehouse": "wh.duckdb", "images": {"store": "store", **FAST, **images}}, base_dir=base
+    )
+
+
+def open_warehouse(config: Config):
+    return connect_writer(config.resolve(config.warehouse))
+
+
+def add_article(con, locator: str, images: list, *, url: str | None = None) -> str:
+    """Insert a minimal article and its image references [(role, url), ...] or [url, ...]."""
+    now = datetime.now(timezone.utc)
+    article_id = article_id_for("test", locator)
+    con.execute(
+        "INSERT INTO articles (article_id, source, source_type, locator, url, title, content_hash, "
+        "first_seen_at, updated_at, run_id) VALUES (?, 'test', 'hexo_dir', ?, ?, ?, 'h', ?, ?, 'r0')",
+        [article_id, locator, url, locator, now, now],
+    )
+    for position, item in enumerate(images):
+        role, image_url = item if isinstance(item, tuple) else ("body", item)
+        con.execute(
+            "INSERT INTO article_images (article_id, position, role, url) VALUES (?, ?, ?, ?)",
+            [article_id, position, role, image_url],
+        )
+    return article_id
+
+
+def fetch_row(con, url: str) -> dict:
+    cursor = con.execute("SELECT * FROM image_fetches WHERE url = ?", [url])
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    assert row is not None, f"no image_fetches row for {url}"
+    return dict(zip(names, row))
+
+
+def image_row(con, sha256: str) -> dict:
+    cursor = con.execute("SELECT * FROM images WHERE sha256 = ?", [sha256])
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    assert row is not None, f"no images row for {sha256}"
+    return dict(zip(names, row))
+
+
+def store_files(config: Config) -> list[Path]:
+    root = config.resolve(config.images.store)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
