@@ -68,9 +68,9 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     try:
         start_run(con, summary)
         _run(con, config, hexo_sources, summary)
+        analytics_step(con, config.reporting, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
             ingest_remote(con, config, summary)
-        analytics_step(con, config.reporting, summary)
     except BaseException as exc:
         summary.status = "failed"
         summary.message = f"{type(exc).__name__}: {exc}"
@@ -106,17 +106,13 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     if found.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], found.rejects), summary.run_id))
     report("load", 0, len(found.todo))
-    load_seconds = 0.0
     for future in futures:
         batch: Batch = future.result()
         rejects.extend(batch.rejects)
-        load_start = time.perf_counter()
         total.add(load_task(con, batch, summary.run_id))
-        load_seconds += time.perf_counter() - load_start
         batches_done += len(batch.items) + len(batch.rejects)
         report("load", batches_done, len(found.todo))
-    summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
-    summary.stage_seconds["load"] = load_seconds
+    summary.stage_seconds["parse+clean+load"] = time.perf_counter() - stage_start
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected
