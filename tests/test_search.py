@@ -1,0 +1,68 @@
+"""Full-text search (DuckDB fts, BM25 over jieba-segmented text) through the library and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from newsetl.cli import main
+from newsetl.errors import UsageError
+from newsetl.reporting.search import search
+from reporting_warehouse import reporting_warehouse, write_config  # noqa: F401
+from warehouse.db import connect_reader
+
+TRAIN_FERRY = "12306 App 上新：已支持买船票，轻松跨越琼州海峡"
+
+
+@pytest.fixture
+def con(reporting_warehouse):  # noqa: F811
+    con = connect_reader(reporting_warehouse["path"])
+    yield con
+    con.close()
+
+
+def test_term_only_in_one_body_finds_that_article(con):
+    # 粤海铁路 appears in the body of exactly one article and in no title.
+    assert con.execute("SELECT title FROM articles WHERE body_text LIKE '%粤海铁路%'").fetchall() == [(TRAIN_FERRY,)]
+    assert con.execute("SELECT count(*) FROM articles WHERE title LIKE '%粤海%'").fetchone() == (0,)
+    hits = search(con, "粤海铁路")
+    assert hits[0].title == TRAIN_FERRY
+    assert hits[0].score > 0
+
+
+def test_filters_by_source_and_day(con):
+    assert [h.title for h in search(con, "钾肥")] == ["100万吨国家钾肥储备投放保春耕"]
+    assert search(con, "钾肥", sources=["reposts"]) == []
+    assert search(con, "钾肥", since=date(2022, 3, 22)) == []
+    assert len(search(con, "钾肥", since=date(2022, 3, 21))) == 1
+
+
+def test_ranking_prefers_more_matches(con):
+    titles = [h.title for h in search(con, "房地产 投资 下降")]
+    assert set(titles[:2]) == {"1-5月上海市房地产开发投资同比下降18.0%", "1-5月上海房地产开发投资比去年同期下降18.0%。"}
+    scores = [h.score for h in search(con, "房地产 投资 下降")]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_query_without_terms_is_a_usage_error(con):
+    with pytest.raises(UsageError, match="no searchable terms"):
+        search(con, "，。！")
+
+
+def test_cli_search_json(reporting_warehouse, capsys):  # noqa: F811
+    config = write_config(reporting_warehouse)
+    assert main(["search", "粤海铁路", "--config", str(config), "--format", "json", "--limit", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["title"] for r in rows] == [TRAIN_FERRY]
+    assert rows[0]["source"] == "newsroom"
+
+
+def test_cli_bad_since_is_one_line(reporting_warehouse, capsys):  # noqa: F811
+    config = write_config(reporting_warehouse)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "钾肥", "--config", str(config), "--since", "yesterday"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "not a date: 'yesterday'" in err and "Traceback" not in err and err.count("\n") == 1
