@@ -24,6 +24,7 @@ from tasks.analytics import analytics_step
 from tasks.clean import clean_task
 from tasks.discover import discover_task
 from tasks.feeds import ingest_remote
+from tasks.images import images_step
 from tasks.load import LoadCounts, load_task
 from tasks.parse import parse_task
 from tasks.read import read_task
@@ -71,6 +72,7 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
         analytics_step(con, config.reporting, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
             ingest_remote(con, config, summary)
+        images_step(con, config, summary)  # after every load: fetch what the articles reference
     except BaseException as exc:
         summary.status = "failed"
         summary.message = f"{type(exc).__name__}: {exc}"

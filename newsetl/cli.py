@@ -16,6 +16,7 @@ from typing import Callable
 
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
+from newsetl.images.commands import add_commands as add_images_commands
 from newsetl.reporting.commands import add_commands as add_reporting_commands
 
 Handler = Callable[[argparse.Namespace, Config], int]
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--format", choices=["table", "csv", "json"], default="table")
     runs.set_defaults(handler=cmd_runs)
 
+    add_images_commands(sub, common)
     add_reporting_commands(sub, common)
     return parser
 

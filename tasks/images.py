@@ -23,6 +23,8 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from newsetl.config import Config, parse_duration
 from newsetl.errors import ConfigError
@@ -447,60 +449,52 @@ def publish_artifact(summary: ImageSummary, *, key: str = "newsetl-images") -> N
     create_markdown_artifact(markdown=summary.markdown(), key=key, description=summary.line())
 
 
-def images_task_fn(
+@task(name="images", cache_policy=NO_CACHE)
+def images_task(
+    con: duckdb.DuckDBPyConnection,
     config: Config,
-    warehouse: Path,
     run_id: str | None = None,
     retry_failed: bool = False,
     since: datetime | None = None,
-    show_progress: bool = False,
 ) -> ImageSummary:
-    """The images step on the warehouse file, with an optional progress bar (the body of `images_task`)."""
-    from warehouse.db import writer
-
-    with writer(warehouse) as con, _progress_bar(show_progress) as progress:
-        summary = fetch_images(con, config, run_id=run_id, retry_failed=retry_failed, since=since, progress=progress)
-        if run_id is not None:
-            record_run_counts(con, run_id, summary)
+    """Prefect task: the whole images step on the flow's warehouse connection, progress to the CLI's bar."""
+    summary = fetch_images(
+        con, config, run_id=run_id, retry_failed=retry_failed, since=since, progress=_Progress("images")
+    )
+    if run_id is not None:
+        record_run_counts(con, run_id, summary)
     publish_artifact(summary)
     return summary
 
 
-class _progress_bar:
-    """A rich progress bar on stderr fed by `fetch_images`' progress callback (nothing when disabled)."""
+def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary) -> ImageSummary | None:
+    """The ingest flow's call after loading: fetch images (or, with images off, just record their URLs).
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress = None
-        self._task = None
-
-    def __enter__(self) -> Callable[[int, int], object] | None:
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
+    `summary` is the flow's RunSummary: the image counts go into its `extra`, a line for the CLI's summary
+    and the stage time. An image failure never fails the run.
+    """
+    if not config.images.enabled:
+        pending = register_images(con, run_id=summary.run_id)
+        summary.extra.setdefault("summary_lines", []).append(
+            f"images: off ({pending} new URLs recorded as pending; `newsetl images` fetches them)"
         )
-        self._progress.start()
-        self._task = self._progress.add_task("images", total=None)
-        return self._advance
-
-    def _advance(self, step: int, total: int) -> None:
-        self._progress.update(self._task, advance=step, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        return None
+    result: ImageSummary = images_task(con, config, run_id=summary.run_id)
+    summary.extra["images"] = result.as_dict()
+    summary.stage_seconds["images"] = result.seconds
+    summary.extra.setdefault("summary_lines", []).append(result.line())
+    return result
 
 
-def _make_task():
-    from prefect import task
-    from prefect.cache_policies import NO_CACHE
+class _Progress:
+    """Feeds `newsetl.progress.report` (the CLI's progress bar) from `fetch_images`' callback."""
 
-    return task(name="images", cache_policy=NO_CACHE, retries=0, timeout_seconds=3600)(images_task_fn)
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.done = 0
 
+    def __call__(self, step: int, total: int) -> None:
+        from newsetl.progress import report
 
-images_task = _make_task()
+        self.done += step
+        report(self.stage, self.done, total)

@@ -10,24 +10,23 @@ hop. Decoding, hashing and writing run on a small thread pool (Pillow and hashli
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from newsetl.config import ImagesConfig
-from newsetl.images.guard import AddressPolicy, BlockedAddress, GuardedBackend
+from newsetl.images.guard import BlockedAddress
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import FETCHABLE_SCHEMES, decode_data_uri
 from newsetl.images.verify import NotAnImage, inspect, thumbnail
+from newsetl.net import guarded_transport, parse_retry_after
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8,*/*;q=0.5"
@@ -113,22 +112,6 @@ class _Body:
     redirects: int
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 def _drop_fragment(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
@@ -147,7 +130,6 @@ class ImageFetcher:
     ) -> None:
         self.cfg = cfg
         self.store = store
-        self.policy = AddressPolicy(cfg.block_private, cfg.allow_hosts)
         self._transport = transport
         self._workers = workers or min(4, max(2, os.cpu_count() or 2))
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -159,15 +141,10 @@ class ImageFetcher:
 
     def _make_transport(self) -> httpx.AsyncBaseTransport:
         cfg = self.cfg
-        limits = httpx.Limits(
-            max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency, keepalive_expiry=30.0
+        return guarded_transport(
+            block_private=cfg.block_private, allow_hosts=cfg.allow_hosts, max_connections=cfg.concurrency,
+            http2=cfg.http2,
         )
-        transport = httpx.AsyncHTTPTransport(limits=limits, http2=cfg.http2, retries=0, trust_env=False)
-        pool = getattr(transport, "_pool", None)
-        if pool is None or not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an httpx upgrade
-            raise RuntimeError("cannot install the address guard on this httpx version")
-        pool._network_backend = GuardedBackend(self.policy)
-        return transport
 
     async def __aenter__(self) -> "ImageFetcher":
         cfg = self.cfg

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 
@@ -17,6 +18,8 @@ class ImageStore:
         self.root = root
         self.fsync = fsync
         self._made: set[Path] = set()
+        self._guard = threading.Lock()
+        self._writing: dict[str, threading.Lock] = {}  # one writer per file: duplicates wait, then find it
 
     def relative(self, sha256: str, ext: str, suffix: str = "") -> str:
         """Store-relative POSIX path of a file: `ab/cd/<sha256><suffix>.<ext>`."""
@@ -29,7 +32,21 @@ class ImageStore:
         return (self.root / relative).is_file()
 
     def put(self, relative: str, data: bytes) -> bool:
-        """Write `data` at `relative` unless it is already there; True when a new file was written."""
+        """Write `data` at `relative` unless it is already there; True when a new file was written.
+
+        Thread-safe: two threads storing the same content write it once.
+        """
+        with self._guard:
+            lock = self._writing.setdefault(relative, threading.Lock())
+        try:
+            with lock:
+                return self._put(relative, data)
+        finally:
+            with self._guard:
+                if not lock.locked():
+                    self._writing.pop(relative, None)
+
+    def _put(self, relative: str, data: bytes) -> bool:
         target = self.root / relative
         if target.is_file() and target.stat().st_size == len(data):
             return False
