@@ -122,9 +122,18 @@ class Reject:
     size: int | None = None
 
 
-@dataclass(slots=True)
 class Batch:
-    """A batch moving through the steps: the items of the current stage plus every reject so far."""
+    """A batch moving through the steps: the items of the current stage plus every reject so far.
 
-    items: list = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
+    Deliberately a plain class, not a dataclass: Prefect walks dataclass task arguments and results
+    (looking for futures to resolve), which for a batch of 1,000 articles costs seconds per task call.
+    """
+
+    __slots__ = ("items", "rejects")
+
+    def __init__(self, items: list | None = None, rejects: list[Reject] | None = None) -> None:
+        self.items = items if items is not None else []
+        self.rejects = rejects if rejects is not None else []
+
+    def __repr__(self) -> str:
+        return f"Batch({len(self.items)} items, {len(self.rejects)} rejects)"
