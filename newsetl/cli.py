@@ -18,6 +18,7 @@ from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
 from newsetl.images.commands import add_commands as add_images_commands
 from newsetl.reporting.commands import add_commands as add_reporting_commands
+from newsetl.schedule_cli import add_commands as add_schedule_commands
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -47,6 +48,8 @@ def _progress_bar():
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     from flows.ingest import ingest
+    from flows.runners import with_runner
+    from newsetl.lock import warehouse_lock
     from newsetl.progress import set_reporter
 
     if args.images is not None:
@@ -59,7 +62,8 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         set_reporter(lambda stage, done, total: bar.update(task_id, description=stage, completed=done,
                                                             total=total or None))
         try:
-            summary = ingest(config, paths=args.paths or None)
+            with warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
+                summary = with_runner(ingest, config)(config, paths=args.paths or None)
         finally:
             set_reporter(None)
     _print_summary(summary, config, time.perf_counter() - started)
@@ -165,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_images_commands(sub, common)
     add_reporting_commands(sub, common)
+    add_schedule_commands(sub, common)
     return parser
 
 

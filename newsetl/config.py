@@ -111,6 +111,38 @@ class RunnerConfig(Section):
     dask_address: str | None = None
 
 
+class DeploymentConfig(Section):
+    """A scheduled run for `newsetl serve` / `prefect deploy`: a cron (with time zone) or an interval."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    cron: str | None = None                     # e.g. "0 2 * * *" (nightly at 02:00 in `timezone`)
+    timezone: str = "UTC"
+    interval: float | None = None               # seconds, or "15m", "12h"
+    sources: list[str] | None = None            # subset of source names; default: all
+    images: bool | None = None                  # override images.enabled for this deployment
+    on_overlap: Literal["skip", "wait"] = "skip"  # when another run is writing the warehouse
+    wait_seconds: float = 600                   # how long `wait` waits before giving up
+
+    @field_validator("interval", "wait_seconds", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "DeploymentConfig":
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("give exactly one of cron or interval")
+        if self.interval is not None and self.interval < 1:
+            raise ValueError("interval must be at least 1 second")
+        return self
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -243,6 +275,8 @@ class Config(Section):
     http: HttpConfig = Field(default_factory=HttpConfig)
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sources: list[Source] = Field(default_factory=list)
+    deployments: list[DeploymentConfig] = Field(default_factory=list)  # schedules for `newsetl serve`
+    lock_wait: float = Field(default=600, ge=0)  # seconds a run waits while another run writes the warehouse
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")
@@ -319,4 +353,8 @@ def config_from_dict(data: dict, *, base_dir: Path, origin: str = "config") -> C
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{origin}: sources: duplicate source name {duplicates[0]!r}")
+    for deployment in config.deployments:
+        unknown = sorted(set(deployment.sources or []) - set(names))
+        if unknown:
+            raise ConfigError(f"{origin}: deployments: {deployment.name}: unknown source {unknown[0]!r}")
     return config

@@ -328,4 +328,5 @@ def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
     return Batch(articles, rejects)
 
 
-clean_task = task(clean_posts, name="clean", cache_policy=NO_CACHE)
+clean_task = task(clean_posts, name="clean", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
+                  timeout_seconds=600)

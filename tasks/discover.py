@@ -70,4 +70,4 @@ def discover_sources(sources: list[tuple[HexoDirSource, Path]],
     return out
 
 
-discover_task = task(discover_sources, name="discover", cache_policy=NO_CACHE)
+discover_task = task(discover_sources, name="discover", cache_policy=NO_CACHE, timeout_seconds=1800)

@@ -55,7 +55,8 @@ def fetch_remote(con: duckdb.DuckDBPyConnection, config: Config, sources: list[R
                           encodings=config.encodings)
 
 
-fetch_remote_task = task(fetch_remote, name="fetch-remote", cache_policy=NO_CACHE)
+fetch_remote_task = task(fetch_remote, name="fetch-remote", cache_policy=NO_CACHE, retries=2,
+                         retry_delay_seconds=[10, 60], retry_jitter_factor=0.5, timeout_seconds=1800)
 
 
 def ingest_remote(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSummary) -> RemoteBatch | None:

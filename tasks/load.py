@@ -101,8 +101,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, verb: st
             con.unregister("load_stage")
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str) -> LoadCounts:
-    """Upsert a Batch of Articles (and record its Rejects) in one transaction."""
+def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force: bool = False) -> LoadCounts:
+    """Upsert a Batch of Articles (and record its Rejects) in one transaction; `force` rewrites unchanged ones."""
     now = datetime.now(timezone.utc)
     articles: list[Article] = list({a.article_id: a for a in batch.items}.values())  # last one wins
     rejects: list[Reject] = batch.rejects
@@ -116,7 +116,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str) -> Loa
             if old is None:
                 counts.new += 1
                 changed.append(article)
-            elif old[0] != article.content_hash:
+            elif force or old[0] != article.content_hash:
                 counts.updated += 1
                 changed.append(article)
             else:
@@ -150,4 +150,4 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str) -> Loa
     return counts
 
 
-load_task = task(load_batch, name="load", cache_policy=NO_CACHE)
+load_task = task(load_batch, name="load", cache_policy=NO_CACHE, timeout_seconds=900)

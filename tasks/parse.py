@@ -124,4 +124,5 @@ def parse_posts(batch: Batch, zones: dict[str, ZoneInfo]) -> Batch:
     return Batch(posts, rejects)
 
 
-parse_task = task(parse_posts, name="parse", cache_policy=NO_CACHE)
+parse_task = task(parse_posts, name="parse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
+                  timeout_seconds=600)

@@ -39,4 +39,5 @@ def read_inputs(refs: list[InputRef], encodings: list[str]) -> Batch:
     return Batch(raws, rejects)
 
 
-read_task = task(read_inputs, name="read", cache_policy=NO_CACHE)
+read_task = task(read_inputs, name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
+                 timeout_seconds=600)

@@ -82,4 +82,4 @@ def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunSummar
     return summary
 
 
-record_task = task(record_run, name="record", cache_policy=NO_CACHE)
+record_task = task(record_run, name="record", cache_policy=NO_CACHE, timeout_seconds=120)

@@ -1,0 +1,126 @@
+"""Scheduled ingest runs: the `newsetl-scheduled` flow and the deployments `newsetl serve` registers.
+
+Each `deployments:` entry in the config becomes a Prefect deployment of `scheduled_ingest` with a cron (in
+its time zone) or interval schedule. The flow takes the warehouse lock first: when another run is writing,
+it waits (`on_overlap: wait`) or ends as `Cancelled` named "Skipped" without touching the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.context import get_run_context
+from prefect.schedules import Cron, Interval, Schedule
+from prefect.settings import get_current_settings
+from prefect.states import Cancelled, Completed, Failed, State
+
+from flows.ingest import ingest
+from flows.runners import with_runner
+from newsetl.config import Config, DeploymentConfig, load_config
+from newsetl.errors import ConfigError, WarehouseBusy
+from newsetl.lock import warehouse_lock
+
+FLOW_NAME = "newsetl-scheduled"
+
+
+def deployment_config(config: Config, name: str) -> DeploymentConfig:
+    for entry in config.deployments:
+        if entry.name == name:
+            return entry
+    raise ConfigError(f"no deployment named {name!r} in the config (have: "
+                      f"{', '.join(d.name for d in config.deployments) or 'none'})")
+
+
+def config_for(config: Config, entry: DeploymentConfig) -> Config:
+    """The config narrowed to one deployment's sources and image setting."""
+    narrowed = config.model_copy(deep=True)
+    narrowed.base_dir = config.base_dir
+    if entry.sources is not None:
+        narrowed.sources = [s for s in config.sources if s.name in entry.sources]
+    if entry.images is not None:
+        narrowed.images.enabled = entry.images
+    return narrowed
+
+
+def summary_state(summary: dict) -> State:
+    """Completed, Completed named "Partial", or Failed, with the run's counts as the message."""
+    counts = (f"run {summary['run_id']}: {summary['discovered']} discovered, {summary['new']} new, "
+              f"{summary['updated']} updated, {summary['unchanged']} unchanged, {summary['rejected']} rejected")
+    if summary["status"] == "failed":
+        return Failed(message=f"{counts}; {summary.get('message') or 'failed'}", data=summary)
+    if summary["status"] == "partial":
+        return Completed(name="Partial", message=f"{counts}; some sources could not be read", data=summary)
+    return Completed(message=counts, data=summary)
+
+
+def _flow_run_label() -> str:
+    try:
+        return f"flow run {get_run_context().flow_run.id}"
+    except Exception:
+        return ""
+
+
+@flow(name=FLOW_NAME, log_prints=False)
+def scheduled_ingest(config_path: str, deployment: str) -> State:
+    """Ingest one deployment's sources, unless another run is writing the warehouse."""
+    logger = get_run_logger()
+    config = load_config(Path(config_path), required=True)
+    entry = deployment_config(config, deployment)
+    config = config_for(config, entry)
+    warehouse = config.resolve(config.warehouse)
+    wait = entry.wait_seconds if entry.on_overlap == "wait" else 0.0
+    try:
+        with warehouse_lock(warehouse, wait, holder=_flow_run_label()):
+            summary = with_runner(ingest, config)(config)
+    except WarehouseBusy as exc:
+        logger.warning("skipped: %s", exc)
+        return Cancelled(name="Skipped", message=str(exc))
+    return summary_state(summary)
+
+
+def schedule_for(entry: DeploymentConfig) -> Schedule:
+    if entry.cron is not None:
+        return Cron(entry.cron, timezone=entry.timezone)
+    return Interval(timedelta(seconds=entry.interval), timezone=entry.timezone)
+
+
+def describe(entry: DeploymentConfig) -> str:
+    when = f"cron '{entry.cron}' ({entry.timezone})" if entry.cron else f"every {entry.interval:g} s"
+    return f"{when}, sources: {', '.join(entry.sources) if entry.sources else 'all'}"
+
+
+def build_deployments(config: Config, config_path: Path) -> list:
+    """One RunnerDeployment per `deployments:` entry."""
+    return [
+        scheduled_ingest.to_deployment(
+            name=entry.name, schedules=[schedule_for(entry)], tags=["newsetl"],
+            parameters={"config_path": str(config_path.resolve()), "deployment": entry.name},
+            description=f"newsetl ingest: {describe(entry)}",
+        )
+        for entry in config.deployments
+    ]
+
+
+def api_urls() -> tuple[str, str]:
+    """(API URL, UI URL) of the Prefect server; a clear error when none is configured."""
+    settings = get_current_settings()
+    if not settings.api.url:
+        raise ConfigError("schedules need a Prefect server: run `prefect server start`, then "
+                          "`export PREFECT_API_URL=http://127.0.0.1:4200/api`")
+    return settings.api.url, settings.ui_url or settings.api.url.removesuffix("/api")
+
+
+def serve_deployments(config: Config, config_path: Path, limit: int | None = None) -> None:
+    """Register every configured deployment and run their scheduled runs until interrupted."""
+    from prefect import serve
+
+    if not config.deployments:
+        raise ConfigError(f"{config_path}: no deployments: add a `deployments:` section with cron or interval")
+    api_url, ui_url = api_urls()
+    deployments = build_deployments(config, config_path)
+    for entry in config.deployments:
+        print(f"deployment {FLOW_NAME}/{entry.name}: {describe(entry)}")
+    print(f"Prefect API: {api_url}\nsee runs at: {ui_url}/deployments (Ctrl-C stops serving)", flush=True)
+    serve(*deployments, print_starting_message=False, limit=limit)
