@@ -449,7 +449,7 @@ def publish_artifact(summary: ImageSummary, *, key: str = "newsetl-images") -> N
     create_markdown_artifact(markdown=summary.markdown(), key=key, description=summary.line())
 
 
-@task(name="images", cache_policy=NO_CACHE)
+@task(name="images", cache_policy=NO_CACHE, timeout_seconds=3600)  # HTTP retries with backoff are per request (newsetl/net.py)
 def images_task(
     con: duckdb.DuckDBPyConnection,
     config: Config,
