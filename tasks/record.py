@@ -74,8 +74,21 @@ def run_markdown(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def per_source_markdown(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """Articles written and inputs rejected by this run, per source, as a markdown table."""
+    counts = con.execute(
+        "SELECT source, sum(written)::INT, sum(rejected)::INT FROM ("
+        " SELECT source, 1 AS written, 0 AS rejected FROM articles WHERE run_id = ?"
+        " UNION ALL SELECT source, 0, 1 FROM rejects WHERE run_id = ?) GROUP BY source ORDER BY source",
+        [run_id, run_id]).fetchall()
+    lines = ["| source | new or updated | rejected |", "|---|---:|---:|"]
+    return "\n".join(lines + [f"| {source} | {written} | {rejected} |" for source, written, rejected in counts])
+
+
 def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunSummary:
     """Close the run's `ingest_runs` row and publish the markdown artifact."""
+    if summary.status != "failed":
+        summary.extra.setdefault("Per source", per_source_markdown(con, summary.run_id))
     finish_run(con, summary)
     create_markdown_artifact(key="ingest-run-summary", markdown=run_markdown(summary),
                              description=f"newsetl ingest run {summary.run_id}")
