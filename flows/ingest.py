@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from tasks.record import RunSummary, record_task, start_run
 from warehouse.db import connect_writer
 
 SOURCE_STAGES = ("discover", "fetch")
+IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
 
 
 def sources_for_paths(paths: list[str]) -> list[HexoDirSource]:
@@ -69,10 +70,10 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     try:
         start_run(con, summary)
         _run(con, config, hexo_sources, summary)
-        analytics_step(con, config.reporting, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
             ingest_remote(con, config, summary)
         images_step(con, config, summary)  # after every load: fetch what the articles reference
+        analytics_step(con, config.reporting, summary)
     except BaseException as exc:
         summary.status = "failed"
         summary.message = f"{type(exc).__name__}: {exc}"
@@ -98,23 +99,36 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.stage_seconds["discover"] = time.perf_counter() - stage_start
 
     stage_start = time.perf_counter()
-    futures = [
-        clean_task.submit(parse_task.submit(read_task.submit(refs, config.encodings), zones), rules)
-        for refs in _batches(found.todo, config.batch_size)
-    ]
+    pending = iter(_batches(found.todo, config.batch_size))
+    in_flight: deque = deque()
+
+    def submit_next() -> None:
+        refs = next(pending, None)
+        if refs is not None:
+            in_flight.append(clean_task.submit(
+                parse_task.submit(read_task.submit(refs, config.encodings), zones), rules))
+
+    for _ in range(IN_FLIGHT_BATCHES):  # a bounded window keeps memory flat however many posts there are
+        submit_next()
     batches_done = 0
     total = LoadCounts()
     rejects = list(found.rejects)
     if found.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], found.rejects), summary.run_id))
     report("load", 0, len(found.todo))
-    for future in futures:
-        batch: Batch = future.result()
+    load_seconds = 0.0
+    while in_flight:
+        batch: Batch = in_flight.popleft().result()
+        submit_next()
         rejects.extend(batch.rejects)
+        load_start = time.perf_counter()
         total.add(load_task(con, batch, summary.run_id))
+        load_seconds += time.perf_counter() - load_start
         batches_done += len(batch.items) + len(batch.rejects)
+        del batch
         report("load", batches_done, len(found.todo))
-    summary.stage_seconds["parse+clean+load"] = time.perf_counter() - stage_start
+    summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
+    summary.stage_seconds["load"] = load_seconds
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected
