@@ -11,6 +11,7 @@ import os
 from typing import TypeVar
 
 from prefect import Flow
+from prefect.settings import get_current_settings
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from newsetl.config import Config, RunnerConfig
@@ -23,13 +24,36 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def share_ephemeral_api() -> None:
+    """Point worker processes at this process's ephemeral Prefect API.
+
+    Without a configured PREFECT_API_URL every spawned worker would start an ephemeral API server of its
+    own (seconds each, on every run); sharing the parent's makes worker start-up a plain import.
+    """
+    if get_current_settings().api.url or os.environ.get("PREFECT_API_URL"):
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the singleton the parent's own client uses
+    server.start()                   # no-op when already running
+    os.environ["PREFECT_API_URL"] = server.api_url
+
+
+class SharedApiProcessPoolTaskRunner(ProcessPoolTaskRunner):
+    """Prefect's process pool runner whose workers report to the parent's ephemeral API."""
+
+    def __enter__(self) -> "SharedApiProcessPoolTaskRunner":
+        share_ephemeral_api()
+        return super().__enter__()
+
+
 def task_runner_for(runner: RunnerConfig) -> TaskRunner:
     """A fresh task runner for one flow run, as configured."""
     workers = runner.workers or default_workers()
     if runner.kind == "threads":
         return ThreadPoolTaskRunner(max_workers=runner.workers or max(4, workers))
     if runner.kind == "processes":
-        return ProcessPoolTaskRunner(max_workers=workers)
+        return SharedApiProcessPoolTaskRunner(max_workers=workers)
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError:
