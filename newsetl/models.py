@@ -129,11 +129,13 @@ class Batch:
     (looking for futures to resolve), which for a batch of 1,000 articles costs seconds per task call.
     """
 
-    __slots__ = ("items", "rejects")
+    __slots__ = ("items", "rejects", "tables")
 
-    def __init__(self, items: list | None = None, rejects: list[Reject] | None = None) -> None:
+    def __init__(self, items: list | None = None, rejects: list[Reject] | None = None,
+                 tables: object | None = None) -> None:
         self.items = items if items is not None else []
         self.rejects = rejects if rejects is not None else []
+        self.tables = tables  # Arrow tables of cleaned articles, built by the worker (tasks.load.ArticleTables)
 
     def __repr__(self) -> str:
         return f"Batch({len(self.items)} items, {len(self.rejects)} rejects)"

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -33,14 +34,13 @@ class LoadCounts:
 
 
 TS = pa.timestamp("us", tz="UTC")
-ARTICLE_SCHEMA = pa.schema([
+CONTENT_SCHEMA = pa.schema([  # article columns the worker knows; the loader adds first_seen/updated/run
     ("article_id", pa.string()), ("source", pa.string()), ("source_type", pa.string()),
     ("locator", pa.string()), ("url", pa.string()), ("title", pa.string()), ("author", pa.string()),
     ("published_at", TS), ("categories", pa.list_(pa.string())), ("editor", pa.string()),
     ("origin", pa.string()), ("summary", pa.string()), ("body_text", pa.string()), ("body_html", pa.string()),
     ("char_count", pa.int32()), ("paragraph_count", pa.int32()), ("image_count", pa.int32()),
-    ("content_hash", pa.string()), ("rules_version", pa.string()), ("first_seen_at", TS),
-    ("updated_at", TS), ("run_id", pa.string()),
+    ("content_hash", pa.string()), ("rules_version", pa.string()),
 ])
 PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),
                               ("text", pa.string())])
@@ -72,24 +72,38 @@ def _existing_hashes(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
-def _article_rows(articles: list[Article], first_seen: dict[str, datetime], run_id: str,
-                  now: datetime) -> tuple[list[dict], list[dict], list[dict]]:
-    rows, paragraphs, images = [], [], []
+class ArticleTables:
+    """A cleaned batch as Arrow tables: built by the workers, so the single loader only inserts."""
+
+    __slots__ = ("articles", "paragraphs", "images")
+
+    def __init__(self, articles: pa.Table, paragraphs: pa.Table, images: pa.Table) -> None:
+        self.articles, self.paragraphs, self.images = articles, paragraphs, images
+
+
+def article_tables(articles: list[Article]) -> ArticleTables:
+    """Columnar Arrow tables for a batch of articles (and their paragraphs and images)."""
+    columns: dict[str, list] = {name: [] for name in CONTENT_SCHEMA.names}
+    paragraphs: dict[str, list] = {name: [] for name in PARAGRAPH_SCHEMA.names}
+    images: dict[str, list] = {name: [] for name in IMAGE_SCHEMA.names}
     for a in articles:
-        rows.append({
-            "article_id": a.article_id, "source": a.source, "source_type": a.source_type, "locator": a.locator,
-            "url": a.url, "title": a.title, "author": a.author, "published_at": a.published_at,
-            "categories": a.categories, "editor": a.editor, "origin": a.origin, "summary": a.summary,
-            "body_text": a.body_text, "body_html": a.body_html, "char_count": a.char_count,
-            "paragraph_count": a.paragraph_count, "image_count": a.image_count,
-            "content_hash": a.content_hash, "rules_version": a.rules_version,
-            "first_seen_at": first_seen.get(a.article_id, now), "updated_at": now, "run_id": run_id,
-        })
-        paragraphs.extend({"article_id": a.article_id, "position": i, "kind": kind, "text": text}
-                          for i, (kind, text) in enumerate(a.paragraphs))
-        images.extend({"article_id": a.article_id, "position": im.position, "role": im.role, "url": im.url,
-                       "alt": im.alt, "caption": im.caption, "roles": im.roles} for im in a.images)
-    return rows, paragraphs, images
+        for name in CONTENT_SCHEMA.names:
+            columns[name].append(getattr(a, name))
+        for position, (kind, text) in enumerate(a.paragraphs):
+            paragraphs["article_id"].append(a.article_id)
+            paragraphs["position"].append(position)
+            paragraphs["kind"].append(kind)
+            paragraphs["text"].append(text)
+        for image in a.images:
+            images["article_id"].append(a.article_id)
+            for name in ("position", "role", "url", "alt", "caption", "roles"):
+                images[name].append(getattr(image, name))
+    return ArticleTables(pa.table(columns, schema=CONTENT_SCHEMA), pa.table(paragraphs, schema=PARAGRAPH_SCHEMA),
+                         pa.table(images, schema=IMAGE_SCHEMA))
+
+
+def _only(table: pa.Table, ids: pa.Array) -> pa.Table:
+    return table.filter(pc.is_in(table["article_id"], value_set=ids))
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, verb: str = "INSERT") -> None:
@@ -121,18 +135,24 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
                 changed.append(article)
             else:
                 counts.unchanged += 1
-        rows, paragraphs, images = _article_rows(changed, {k: v[1] for k, v in existing.items()}, run_id, now)
         if changed:
-            ids = pa.table({"article_id": pa.array([a.article_id for a in changed], pa.string())})
-            con.register("changed_ids", ids)
+            tables = batch.tables if batch.tables is not None and len(articles) == len(batch.items) \
+                else article_tables(articles)
+            ids = pa.array([a.article_id for a in changed], pa.string())
+            rows = _only(tables.articles, ids)
+            first_seen = [existing[i][1] if i in existing else now for i in rows["article_id"].to_pylist()]
+            rows = rows.append_column(pa.field("first_seen_at", TS), pa.array(first_seen, TS)) \
+                .append_column(pa.field("updated_at", TS), pa.array([now] * rows.num_rows, TS)) \
+                .append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
+            con.register("changed_ids", pa.table({"article_id": ids}))
             try:
                 for child in ("paragraphs", "article_images"):
                     con.execute(f"DELETE FROM {child} WHERE article_id IN (SELECT article_id FROM changed_ids)")
             finally:
                 con.unregister("changed_ids")
-        _insert(con, "articles", _table(rows, ARTICLE_SCHEMA), "INSERT OR REPLACE")
-        _insert(con, "paragraphs", _table(paragraphs, PARAGRAPH_SCHEMA))
-        _insert(con, "article_images", _table(images, IMAGE_SCHEMA))
+            _insert(con, "articles", rows, "INSERT OR REPLACE")
+            _insert(con, "paragraphs", _only(tables.paragraphs, ids))
+            _insert(con, "article_images", _only(tables.images, ids))
         state = [{"source": a.source, "locator": a.locator, "file_hash": a.file_hash, "size": None,
                   "article_id": a.article_id, "status": "loaded", "run_id": run_id, "seen_at": now}
                  for a in articles]
