@@ -37,3 +37,16 @@ def test_run_writes_artifact_with_counts_stages_and_sources(tmp_path: Path) -> N
     assert rows(tmp_path / "wh.duckdb", "SELECT run_id, flow_run_id, status, discovered, new, rejected "
                                         "FROM ingest_runs") == [
         (summary["run_id"], summary["flow_run_id"], "completed", 16, 15, 1)]
+
+
+def test_scheduled_run_with_a_missing_folder_ends_partial_with_counts(tmp_path: Path) -> None:
+    from flows.deployments import scheduled_ingest
+    from schedule_helpers import config_dict, write_config
+
+    data = config_dict(tmp_path, copy_posts(tmp_path), deployments=[{"name": "both", "interval": "1h"}])
+    data["sources"].append({"name": "gone", "type": "hexo_dir", "path": str(tmp_path / "no-such-folder")})
+    state = scheduled_ingest(str(write_config(tmp_path, data)), "both", return_state=True)
+
+    assert (state.type.value, state.name) == ("COMPLETED", "Partial")
+    assert state.message.endswith("15 new, 0 updated, 0 unchanged, 1 rejected; some sources could not be read")
+    assert rows(tmp_path / "wh.duckdb", "SELECT status, new, rejected FROM ingest_runs") == [("partial", 15, 1)]
