@@ -2,7 +2,8 @@
 
 It selects articles by publication window and/or source (`newsetl backfill`), or those cleaned with older
 rules (`newsetl reprocess --rules-changed`), re-reads their cached raw input (for Hexo folders: the post
-files themselves) and reloads them with `force`, bypassing the incremental skip on `source_files.file_hash`.
+files themselves; for feed items and posts fetched by URL: the `raw_posts` table) and reloads them with
+`force`, bypassing the incremental skip on `source_files.file_hash`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta, timezone
-from pathlib import Path
 
 import duckdb
 from prefect import flow, get_run_logger
 
 from newsetl.config import Config, HexoDirSource, check_zone
-from newsetl.models import Batch, InputRef, Reject
+from newsetl.models import Batch, InputRef, ParsedPost, Reject
+from newsetl.raw_cache import cached_posts
 from newsetl.rules import load_rules
 from tasks.clean import clean_task
 from tasks.discover import hash_bytes
@@ -48,6 +49,7 @@ class Selection:
 @dataclass(slots=True)
 class Targets:
     refs: list[InputRef] = field(default_factory=list)
+    posts: list[ParsedPost] = field(default_factory=list)  # remote articles from the raw_posts cache
     rejects: list[Reject] = field(default_factory=list)
     not_cached: Counter = field(default_factory=Counter)  # source -> articles with no raw input to reuse
 
@@ -73,12 +75,17 @@ def select_articles(con: duckdb.DuckDBPyConnection, sel: Selection, zone: str) -
     return con.execute(sql + " ORDER BY source, locator", params).fetchall()
 
 
-def cached_inputs(config: Config, selected: list[tuple[str, str, str]]) -> Targets:
-    """InputRefs for the selected articles from their cached raw input."""
+def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
+                  selected: list[tuple[str, str, str]]) -> Targets:
+    """The selected articles' cached raw input: post files for Hexo folders, `raw_posts` for remote ones."""
     roots = {s.name: config.resolve(s.path) for s in config.sources if isinstance(s, HexoDirSource)}
+    remote = cached_posts(con, [(s, loc) for s, kind, loc in selected if kind != "hexo_dir"])
     out = Targets()
     for source, source_type, locator in selected:
         root = roots.get(source)
+        if source_type != "hexo_dir" and (source, locator) in remote:
+            out.posts.append(remote[(source, locator)])
+            continue
         if source_type != "hexo_dir" or root is None:
             out.not_cached[source] += 1
             continue
@@ -105,12 +112,12 @@ def backfill(config: Config, selection: Selection) -> dict:
         rules = load_rules(config.resolve(config.rules) if config.rules else None)
         sel = selection
         selected = select_articles(con, sel, config.timezone)
-        targets = cached_inputs(config, selected)
+        targets = cached_inputs(con, config, selected)
         summary.sources = sorted({s for s, _, _ in selected})
         start_run(con, summary)
         _reprocess(con, config, rules, targets, summary)
-        summary.extra["backfill"] = (f"{sel.describe()}: {len(selected)} selected, {len(targets.refs)} "
-                                     f"re-read from cache")
+        summary.extra["backfill"] = (f"{sel.describe()}: {len(selected)} selected, "
+                                     f"{len(targets.refs) + len(targets.posts)} re-read from cache")
         if targets.not_cached:
             summary.extra["not reprocessed"] = ", ".join(
                 f"{source}: {n} (no cached raw input)" for source, n in sorted(targets.not_cached.items()))
@@ -136,6 +143,8 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
     futures = [clean_task.submit(parse_task.submit(read_task.submit(targets.refs[i:i + size], config.encodings),
                                                    zones), rules)
                for i in range(0, len(targets.refs), size)]
+    futures += [clean_task.submit(Batch(targets.posts[i:i + size], []), rules)
+                for i in range(0, len(targets.posts), size)]
     total = LoadCounts()
     rejects = list(targets.rejects)
     if targets.rejects:
@@ -144,7 +153,8 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
         batch: Batch = future.result()
         rejects.extend(batch.rejects)
         total.add(load_task(con, batch, summary.run_id, force=True))
-    summary.discovered = len(targets.refs) + len(targets.rejects) + sum(targets.not_cached.values())
+    summary.discovered = (len(targets.refs) + len(targets.posts) + len(targets.rejects)
+                          + sum(targets.not_cached.values()))
     summary.new, summary.updated, summary.unchanged = total.new, total.updated, total.unchanged
     summary.rejected = total.rejected
     summary.reject_reasons = dict(Counter(f"{r.stage}: {r.error}" for r in rejects).most_common(10))

@@ -18,6 +18,7 @@ from newsetl.feeds.collect import RemoteBatch, RemoteSource, collect_remote
 from newsetl.feeds.fetch import HttpPolicy
 from newsetl.feeds.state import SourceState, load_states, save_states
 from newsetl.models import Batch
+from newsetl.raw_cache import store_posts
 from newsetl.rules import load_rules
 from tasks.clean import clean_task
 from tasks.load import LoadCounts, load_task
@@ -65,6 +66,7 @@ def ingest_remote(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSu
     if not sources:
         return None
     remote = fetch_remote_task(con, config, sources)
+    store_posts(con, remote.posts)  # raw input for `newsetl backfill` (newsetl/raw_cache.py)
     rules = load_rules(config.resolve(config.rules) if config.rules else None)
     total = LoadCounts()
     rejects = list(remote.rejects)

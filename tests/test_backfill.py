@@ -85,3 +85,26 @@ def test_backfill_bad_dates_are_one_line_usage_errors(tmp_path: Path, capsys) ->
     assert capsys.readouterr().err == "newsetl: error: --until 2022-01-01 is before --since 2022-02-01\n"
     assert main(["backfill", "--config", str(path), "--since", "2022-01-01", "--source", "nope"]) == 2
     assert "unknown source 'nope'" in capsys.readouterr().err
+
+
+def test_backfill_reuses_cached_feed_items_without_fetching(httpserver, tmp_path: Path) -> None:
+    from tests.feeds_server import FeedSite
+    from tests.helpers import make_config
+
+    site = FeedSite(httpserver)
+    http = {"allow_hosts": ["127.0.0.1"], "retries": 1, "backoff": 0.01, "user_agent": "newsetl-test/1.0"}
+    config = make_config(tmp_path, tmp_path / "wh.duckdb", site.sources(), http=http)
+    warehouse = tmp_path / "wh.duckdb"
+    first = ingest(config)
+    assert rows(warehouse, "SELECT source_type, count(*) FROM raw_posts GROUP BY 1 ORDER BY 1") == [
+        ("feed", 8), ("post_urls", 2)]
+    requests_before = len(httpserver.log)
+
+    summary = backfill(config, Selection(source="sina"))
+
+    assert len(httpserver.log) == requests_before  # nothing fetched: the cache was used
+    assert (summary["status"], summary["discovered"], summary["updated"], summary["rejected"]) == (
+        "completed", 6, 6, 0)
+    assert rows(warehouse, "SELECT source, count(*) FROM articles WHERE run_id = ? GROUP BY 1",
+                [summary["run_id"]]) == [("sina", 6)]
+    assert rows(warehouse, "SELECT count(*) FROM articles WHERE run_id = ?", [first["run_id"]])[0][0] == 4
