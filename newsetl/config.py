@@ -191,7 +191,7 @@ class ImagesConfig(Section):
     max_pixels: int = Field(default=100_000_000, ge=1)        # decompression-bomb guard
     thumbnails: dict[str, tuple[int, int]] = Field(default_factory=dict)  # name -> [max width, max height]
     skip_roles: list[str] = Field(default_factory=list)       # e.g. [promo, decoration]
-    fsync: bool = True                                        # flush each stored file before the rename
+    fsync: bool = False                                       # also survive power loss (slower)
     # Security: refuse loopback, private, link-local and reserved addresses unless allow-listed.
     block_private: bool = True
     allow_hosts: list[str] = Field(default_factory=list)      # host names, IPs or CIDRs, e.g. 127.0.0.1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -324,7 +325,10 @@ def load_results(
     run_id: str | None,
     now: datetime | None = None,
 ) -> None:
-    """Write a batch of results in one transaction: image_fetches, images, image_thumbnails, links."""
+    """Write a batch of results in one transaction: image_fetches, images, image_thumbnails.
+
+    `article_images.sha256` is linked once at the end of the step (`link_article_images`).
+    """
     if not results:
         return
     now = now or datetime.now(timezone.utc)
@@ -362,7 +366,6 @@ def load_results(
             con.register("_thumb_rows", pa.Table.from_pylist(list(thumbs.values()), schema=THUMB_SCHEMA))
             con.execute("INSERT OR REPLACE INTO image_thumbnails SELECT * FROM _thumb_rows")
             con.unregister("_thumb_rows")
-        link_article_images(con)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -392,10 +395,13 @@ def fetch_images(
         store.sweep_temporaries()
         prefix = store_prefix(config)
         pending: list[FetchResult] = []
+        loads: list[asyncio.Future] = []
+        # Loads run on one thread of their own (the connection is used by one thread at a time), so the
+        # event loop keeps downloading while a batch is written.
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsetl-image-load")
 
-        def flush() -> None:
-            load_results(con, pending, work.previous, prefix=prefix, run_id=run_id)
-            pending.clear()
+        def load(batch: list[FetchResult]) -> None:
+            load_results(con, batch, work.previous, prefix=prefix, run_id=run_id)
 
         def on_result(result: FetchResult) -> None:
             was_ok = work.previous.get(result.url, {}).get("status") == "ok"
@@ -414,18 +420,24 @@ def fetch_images(
                 summary.reasons[(result.reason or "unknown") + (" (revalidation)" if was_ok else "")] += 1
             pending.append(result)
             if len(pending) >= FLUSH_EVERY:
-                flush()
+                loads.append(asyncio.get_running_loop().run_in_executor(loader, load, pending[:]))
+                pending.clear()
             if progress:
                 progress(1, len(work.jobs))
 
         async def go() -> None:
-            async with ImageFetcher(config.images, store) as fetcher:
-                await fetcher.run(work.jobs, on_result)
+            try:
+                async with ImageFetcher(config.images, store) as fetcher:
+                    await fetcher.run(work.jobs, on_result)
+            finally:
+                await asyncio.gather(*loads)
 
         try:
             asyncio.run(go())
         finally:
-            flush()
+            loader.shutdown(wait=True)
+            load(pending)
+        link_article_images(con)
     summary.seconds = time.monotonic() - started
     return summary
 

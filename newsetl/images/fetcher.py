@@ -131,7 +131,8 @@ class ImageFetcher:
         self.cfg = cfg
         self.store = store
         self._transport = transport
-        self._workers = workers or min(4, max(2, os.cpu_count() or 2))
+        # Decoding is CPU (GIL released), fsync is waiting on the disk: a few threads per core keep both busy.
+        self._workers = workers or max(2, os.cpu_count() or 2)
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._slots: asyncio.Semaphore | None = None
         self.client: httpx.AsyncClient | None = None
@@ -143,7 +144,7 @@ class ImageFetcher:
         cfg = self.cfg
         return guarded_transport(
             block_private=cfg.block_private, allow_hosts=cfg.allow_hosts, max_connections=cfg.concurrency,
-            http2=cfg.http2,
+            http2=cfg.http2, lifo_pool=True,  # requests in flight are bounded by our semaphores
         )
 
     async def __aenter__(self) -> "ImageFetcher":

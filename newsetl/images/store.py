@@ -48,19 +48,26 @@ class ImageStore:
 
     def _put(self, relative: str, data: bytes) -> bool:
         target = self.root / relative
-        if target.is_file() and target.stat().st_size == len(data):
-            return False
+        try:
+            if os.stat(target).st_size == len(data):
+                return False  # same name = same content (the name is its hash)
+        except FileNotFoundError:
+            pass
         folder = target.parent
         if folder not in self._made:
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
         temp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            with open(temp, "wb") as handle:
-                handle.write(data)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
                 if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
