@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
-from tasks.load import article_tables
+from tasks.load import cleaned_batch
 
 BLOCK_TAGS = frozenset(
     "p div h1 h2 h3 h4 h5 h6 blockquote li ul ol dl dt dd figure figcaption pre table thead tbody tr td th "
@@ -318,7 +318,7 @@ def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
 
 
 def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
-    """Clean a Batch of ParsedPosts into Articles; a post that fails becomes a Reject."""
+    """Clean a Batch of ParsedPosts into a batch ready to load; a post that fails becomes a Reject."""
     articles: list[Article] = []
     rejects = list(batch.rejects)
     for post in batch.items:
@@ -326,7 +326,7 @@ def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
             articles.append(clean_post(post, site_rules))
         except RejectError as exc:
             rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, post.file_hash))
-    return Batch(articles, rejects, article_tables(articles))
+    return cleaned_batch(articles, rejects)
 
 
 clean_task = task(clean_posts, name="clean", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],

@@ -8,6 +8,7 @@ never leaves a half-loaded article.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 
 import duckdb
@@ -102,6 +103,23 @@ def article_tables(articles: list[Article]) -> ArticleTables:
                          pa.table(images, schema=IMAGE_SCHEMA))
 
 
+class ArticleKey(NamedTuple):
+    """What the loader needs to know about a cleaned article besides its Arrow rows."""
+
+    article_id: str
+    content_hash: str
+    source: str
+    locator: str
+    file_hash: str
+
+
+def cleaned_batch(articles: list[Article], rejects: list[Reject]) -> Batch:
+    """A batch ready to load: article keys + Arrow tables (the Article objects can be freed)."""
+    articles = list({a.article_id: a for a in articles}.values())  # the same id twice: the last one wins
+    keys = [ArticleKey(a.article_id, a.content_hash, a.source, a.locator, a.file_hash) for a in articles]
+    return Batch(keys, rejects, article_tables(articles))
+
+
 def _only(table: pa.Table, ids: pa.Array) -> pa.Table:
     return table.filter(pc.is_in(table["article_id"], value_set=ids))
 
@@ -116,29 +134,31 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, verb: st
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force: bool = False) -> LoadCounts:
-    """Upsert a Batch of Articles (and record its Rejects) in one transaction; `force` rewrites unchanged ones."""
+    """Upsert a cleaned Batch (see `cleaned_batch`) and record its Rejects, in one transaction.
+
+    `force` rewrites articles whose content did not change (backfill and reprocessing).
+    """
     now = datetime.now(timezone.utc)
-    articles: list[Article] = list({a.article_id: a for a in batch.items}.values())  # last one wins
+    articles: list[ArticleKey] = batch.items
     rejects: list[Reject] = batch.rejects
     counts = LoadCounts(rejected=len(rejects))
     con.execute("BEGIN TRANSACTION")
     try:
         existing = _existing_hashes(con, [a.article_id for a in articles])
-        changed: list[Article] = []
+        changed: list[str] = []
         for article in articles:
             old = existing.get(article.article_id)
             if old is None:
                 counts.new += 1
-                changed.append(article)
+                changed.append(article.article_id)
             elif force or old[0] != article.content_hash:
                 counts.updated += 1
-                changed.append(article)
+                changed.append(article.article_id)
             else:
                 counts.unchanged += 1
         if changed:
-            tables = batch.tables if batch.tables is not None and len(articles) == len(batch.items) \
-                else article_tables(articles)
-            ids = pa.array([a.article_id for a in changed], pa.string())
+            tables: ArticleTables = batch.tables
+            ids = pa.array(changed, pa.string())
             rows = _only(tables.articles, ids)
             first_seen = [existing[i][1] if i in existing else now for i in rows["article_id"].to_pylist()]
             rows = rows.append_column(pa.field("first_seen_at", TS), pa.array(first_seen, TS)) \
