@@ -26,8 +26,8 @@ from tasks.discover import hash_bytes
 from tasks.load import LoadCounts, load_task
 from tasks.parse import parse_task
 from tasks.read import read_task
-from tasks.record import RunSummary, record_task, start_run
-from warehouse.db import connect_writer
+from tasks.record import RunSummary, recorded_run
+from warehouse.db import writer
 
 
 @dataclass(slots=True)
@@ -105,31 +105,21 @@ def backfill(config: Config, selection: Selection) -> dict:
     logger = get_run_logger()
     from flows.ingest import _flow_run_id
 
-    con = connect_writer(config.resolve(config.warehouse))
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=_flow_run_id(),
                          started_at=datetime.now(timezone.utc), sources=[])
-    try:
-        rules = load_rules(config.resolve(config.rules) if config.rules else None)
-        sel = selection
-        selected = select_articles(con, sel, config.timezone)
+    rules = load_rules(config.resolve(config.rules) if config.rules else None)
+    with writer(config.resolve(config.warehouse)) as con:
+        selected = select_articles(con, selection, config.timezone)
         targets = cached_inputs(con, config, selected)
         summary.sources = sorted({s for s, _, _ in selected})
-        start_run(con, summary)
-        _reprocess(con, config, rules, targets, summary)
-        summary.extra["backfill"] = (f"{sel.describe()}: {len(selected)} selected, "
-                                     f"{len(targets.refs) + len(targets.posts)} re-read from cache")
-        if targets.not_cached:
-            summary.extra["not reprocessed"] = ", ".join(
-                f"{source}: {n} (no cached raw input)" for source, n in sorted(targets.not_cached.items()))
-            summary.status = "partial"
-    except BaseException as exc:
-        summary.status = "failed"
-        summary.message = f"{type(exc).__name__}: {exc}"
-        record_task(con, summary)
-        con.close()
-        raise
-    record_task(con, summary)
-    con.close()
+        with recorded_run(con, summary):
+            _reprocess(con, config, rules, targets, summary)
+            summary.extra["backfill"] = (f"{selection.describe()}: {len(selected)} selected, "
+                                         f"{len(targets.refs) + len(targets.posts)} re-read from cache")
+            if targets.not_cached:
+                summary.extra["not reprocessed"] = ", ".join(
+                    f"{source}: {n} (no cached raw input)" for source, n in sorted(targets.not_cached.items()))
+                summary.status = "partial"
     logger.info("backfill %s %s: %s selected, %s updated, %s rejected", summary.run_id, summary.status,
                 summary.discovered, summary.updated, summary.rejected)
     return summary.to_dict()

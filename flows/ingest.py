@@ -32,8 +32,8 @@ from tasks.images import images_step
 from tasks.load import LoadCounts, load_task
 from tasks.parse import parse_task
 from tasks.read import read_task
-from tasks.record import RunSummary, record_task, start_run
-from warehouse.db import connect_writer
+from tasks.record import RunSummary, recorded_run
+from warehouse.db import writer
 
 SOURCE_STAGES = ("discover", "fetch")
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
@@ -71,22 +71,12 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
                                                           if isinstance(s, HexoDirSource)]
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=_flow_run_id(),
                          started_at=datetime.now(timezone.utc), sources=[s.name for s in hexo_sources])
-    con = connect_writer(config.resolve(config.warehouse))
-    try:
-        start_run(con, summary)
+    with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
         _run(con, config, hexo_sources, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
             ingest_remote(con, config, summary)
         images_step(con, config, summary)  # after every load: fetch what the articles reference
         analytics_step(con, config.reporting, summary)
-    except BaseException as exc:
-        summary.status = "failed"
-        summary.message = f"{type(exc).__name__}: {exc}"
-        record_task(con, summary)
-        con.close()
-        raise
-    record_task(con, summary)
-    con.close()
     logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected", summary.run_id, summary.status,
                 summary.new, summary.updated, summary.unchanged, summary.rejected)
     return summary.to_dict()

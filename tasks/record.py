@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Iterator
 
 import duckdb
 from prefect import task
@@ -96,3 +98,17 @@ def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> RunSummar
 
 
 record_task = task(record_run, name="record", cache_policy=NO_CACHE, timeout_seconds=120)
+
+
+@contextmanager
+def recorded_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> Iterator[RunSummary]:
+    """Open the run's `ingest_runs` row, and record the run on the way out (failed if an error escaped)."""
+    start_run(con, summary)
+    try:
+        yield summary
+    except BaseException as exc:
+        summary.status = "failed"
+        summary.message = f"{type(exc).__name__}: {exc}"
+        record_task(con, summary)
+        raise
+    record_task(con, summary)
