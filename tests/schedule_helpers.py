@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 
 from newsetl.config import Config, config_from_dict
+from tests.helpers import rows  # noqa: F401  (re-exported for the schedule tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTS = ROOT / "tests" / "fixtures" / "posts"
@@ -39,14 +39,6 @@ def write_config(tmp_path: Path, data: dict) -> Path:
     path = tmp_path / "newsetl.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def newsetl(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
