@@ -171,3 +171,37 @@ def test_images_config_defaults_and_errors(tmp_path: Path):
         with pytest.raises(ConfigError) as caught:
             config_from_dict({"images": images_section}, base_dir=tmp_path)
         assert str(caught.value).startswith(f"config: {message}"), str(caught.value)
+
+
+def test_guard_resolves_each_host_once_and_remembers_failures():
+    import asyncio
+
+    import httpcore
+
+    from newsetl.images.guard import GuardedBackend
+
+    backend = GuardedBackend(AddressPolicy())
+    calls: list[str] = []
+
+    async def lookup(host, port, timeout):
+        calls.append(host)
+        await asyncio.sleep(0.01)
+        if host == "gone.example":
+            raise httpcore.ConnectError("DNS lookup of gone.example failed: Name or service not known")
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    backend._lookup = lookup
+
+    async def main():
+        answers = await asyncio.gather(
+            *(backend._resolve(h, 443, 1) for h in ["img.example"] * 10 + ["gone.example"] * 5 + ["IMG.example"]),
+            return_exceptions=True,
+        )
+        again = await asyncio.gather(backend._resolve("gone.example", 80, 1), return_exceptions=True)
+        return answers + again
+
+    answers = asyncio.run(main())
+    assert sorted(calls) == ["gone.example", "img.example"]
+    assert all(a == [ipaddress.ip_address("93.184.216.34")] for a in answers[:10] + answers[15:16])
+    assert all(isinstance(a, httpcore.ConnectError) and "Name or service not known" in str(a)
+               for a in answers[10:15] + answers[16:])

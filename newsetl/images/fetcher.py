@@ -329,6 +329,8 @@ class ImageFetcher:
                 where = f" (after {redirects} redirect{'s' if redirects != 1 else ''})" if redirects else ""
                 raise _Final("skipped", "blocked", f"{exc}{where}") from None
             except httpx.TimeoutException as exc:
+                if str(exc).startswith("DNS lookup"):  # from the guard: "DNS lookup of <host> timed out"
+                    raise _Retryable("dns", str(exc)) from None
                 kind = {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read", httpx.PoolTimeout: "pool",
                         httpx.WriteTimeout: "write"}.get(type(exc), "")
                 raise _Retryable("timeout", f"{kind} timeout".strip()) from None

@@ -78,14 +78,46 @@ def _literal(host: str) -> IPAddress | None:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that resolves, checks, then connects to the checked address."""
 
-    def __init__(self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None, dns_ttl: float = 60.0
+    ) -> None:
         self.policy = policy
         self.inner = inner or AutoBackend()
+        self.dns_ttl = dns_ttl
+        # host -> (expires, addresses or the error): many URLs on one host make one lookup, not one each
+        # (asyncio resolves on a small thread pool, where a queue of lookups would hit their timeouts).
+        self._dns: dict[str, tuple[float, list[IPAddress] | Exception]] = {}
+        self._lookups: dict[str, asyncio.Future] = {}
 
     async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
         literal = _literal(host)
         if literal is not None:
             return [literal]
+        key = host.lower()  # the addresses do not depend on the port
+        loop = asyncio.get_running_loop()
+        cached = self._dns.get(key)
+        if cached is None or cached[0] < loop.time():
+            lookup = self._lookups.get(key)
+            if lookup is None:  # the first asker looks it up; the others wait for its answer
+                lookup = self._lookups[key] = loop.create_future()
+                try:
+                    result: list[IPAddress] | Exception = await self._lookup(host, port, timeout)
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                    result = exc
+                finally:
+                    del self._lookups[key]
+                if not isinstance(result, httpcore.ConnectTimeout):  # a timeout is worth asking again
+                    self._dns[key] = (loop.time() + self.dns_ttl, result)
+                lookup.set_result(result)
+            else:
+                result = await asyncio.shield(lookup)
+        else:
+            result = cached[1]
+        if isinstance(result, Exception):
+            raise type(result)(*result.args)
+        return result
+
+    async def _lookup(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
