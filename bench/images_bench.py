@@ -239,6 +239,7 @@ def main() -> int:
                         help="newsetl images.concurrency and per_host (the plain client's pool is 100)")
     parser.add_argument("--fsync", action="store_true", help="fsync each stored file (images.fsync: true)")
     parser.add_argument("--naive", action="store_true", help="also time an unbounded gather (slow for thousands)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; each contender's best round is shown")
     parser.add_argument("--skip-step", action="store_true", help="skip the whole-step (warehouse) run")
     args = parser.parse_args()
 
@@ -250,22 +251,30 @@ def main() -> int:
     urls = [f"http://127.0.0.1:{port}/img/{i}.jpg" for i in range(args.images)]
     fsync = args.fsync
     print(f"{args.images} distinct JPEGs of {size / 1000:.1f} KB, {args.latency:g} ms latency, "
-          f"{os.cpu_count()} cores; newsetl concurrency {args.concurrency}, fsync {'on' if fsync else 'off'}")
-    rows = []
+          f"{os.cpu_count()} cores; newsetl concurrency {args.concurrency}, fsync {'on' if fsync else 'off'}; "
+          f"best of {args.repeat} interleaved rounds")
+    contenders = [("plain gather, 100 in flight", run_plain, (urls, 100))]
+    if args.naive:
+        contenders.append(("plain gather, unbounded", run_plain, (urls, 0)))
+    best: dict[str, dict] = {}
     try:
-        plain = in_child(run_plain, urls, 100)
-        rows.append(("plain gather, 100 in flight", plain))
-        if args.naive:
-            rows.append(("plain gather, unbounded", in_child(run_plain, urls, 0)))
         with tempfile.TemporaryDirectory(prefix="newsetl-images-bench-") as work:
-            fetcher = in_child(run_fetcher, urls, str(Path(work) / "f"), args.concurrency, fsync)
-            rows.append(("newsetl fetcher (verify + store)", fetcher))
+            contenders.append(("newsetl fetcher (verify + store)", run_fetcher, (urls, "fetcher")))
             if not args.skip_step:
-                step = in_child(run_step, urls, str(Path(work) / "s"), args.concurrency, fsync)
-                rows.append(("newsetl images step (+ warehouse)", step))
+                contenders.append(("newsetl images step (+ warehouse)", run_step, (urls, "step")))
+            for round_ in range(args.repeat):  # interleaved, so load from elsewhere hits every contender
+                for name, target, target_args in contenders:
+                    if target is not run_plain:  # a fresh store and warehouse every round
+                        folder = str(Path(work) / f"{target_args[1]}-{round_}")
+                        target_args = (urls, folder, args.concurrency, fsync)
+                    result = in_child(target, *target_args)
+                    if name not in best or result["ok"] / result["seconds"] > best[name]["ok"] / best[name]["seconds"]:
+                        best[name] = result
     finally:
         server.terminate()
         server.join(10)
+    rows = list(best.items())
+    plain = best["plain gather, 100 in flight"]
     base = plain["ok"] / plain["seconds"]
     print(f"{'contender':36} {'ok':>7} {'seconds':>8} {'images/s':>9} {'vs plain':>9} {'peak MB':>8} "
           f"{'CPU ms/image':>13}")
