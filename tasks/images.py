@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -253,9 +253,10 @@ def plan(
         job = FetchJob(url=url, source=row["raw"] if kind == "data" else url, host=row["host"] or "", kind=kind)
         if status == "ok":
             path = row["path"]
-            present = path is not None and on_disk.setdefault(path, config.resolve(Path(path)).is_file())
-            if not present:
-                pass  # the file is gone from the store: fetch it again, unconditionally
+            if path is not None and path not in on_disk:  # one stat per stored file, however many URLs
+                on_disk[path] = config.resolve(Path(path)).is_file()
+            if not on_disk.get(path, False):
+                row["missing_file"] = True  # gone from the store: fetch it again, unconditionally
             elif kind == "data" or (row["checked_at"] is not None and row["checked_at"] >= stale_before):
                 reused += 1
                 continue
@@ -292,7 +293,7 @@ def store_prefix(config: Config) -> str:
 
 def _fetch_row(result: FetchResult, prev: dict, now: datetime, run_id: str | None) -> dict:
     was_ok = prev.get("status") == "ok"
-    attempts = (prev.get("attempts") or 0) if prev.get("status") in ("failed", "pending", "skipped") else 0
+    attempts = 0 if was_ok else (prev.get("attempts") or 0)
     row = {
         "url": result.url, "host": prev.get("host"), "status": result.status, "http_status": result.http_status,
         "reason": result.reason, "error": result.error, "sha256": None, "attempts": attempts + 1,
@@ -306,7 +307,7 @@ def _fetch_row(result: FetchResult, prev: dict, now: datetime, run_id: str | Non
         row["fetched_at"] = now
     elif result.outcome == "revalidated":
         row["sha256"] = prev.get("sha256")
-    elif was_ok:
+    elif was_ok and not prev.get("missing_file"):
         # A stored image stays good when its revalidation fails; the next run asks again.
         row.update(
             status="ok", sha256=prev.get("sha256"), attempts=1, checked_at=prev.get("checked_at"),

@@ -99,6 +99,14 @@ def test_missing_file_in_the_store_is_fetched_again(tmp_path, server, pics):
     summary = fetch_images(con, config)
     assert summary.fetched == 1 and summary.new_files == 1 and server.hits["/m.png"] == 2
     assert len(store_files(config)) == 1
+    # Gone from the store and from the server: no longer ok, and no article points at it.
+    for path in store_files(config):
+        path.unlink()
+    server.route("/m.png", Reply(404))
+    assert fetch_images(con, config).failed == 1
+    row = fetch_row(con, url)
+    assert (row["status"], row["reason"], row["sha256"]) == ("failed", "http_404", None)
+    assert con.execute("SELECT sha256 FROM article_images").fetchone()[0] is None
 
 
 def test_failed_urls_are_retried_on_later_runs_up_to_the_limit(tmp_path, server, pics):
