@@ -68,6 +68,44 @@ def bs4_loop(paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
+def compare_runners(paths_root: Path, count: int, batch_size: int) -> None:
+    """read -> parse -> clean (no load) on each runner, in one run: posts/s and the process/thread ratio."""
+    from zoneinfo import ZoneInfo
+
+    from prefect import flow
+
+    from flows.ingest import _batches
+    from flows.runners import task_runner_for
+    from newsetl.config import HexoDirSource, RunnerConfig
+    from newsetl.rules import load_rules
+    from tasks.discover import discover_sources
+    from tasks.prepare import prepare_batch, prepare_task
+
+    source = HexoDirSource(name="bench", path=paths_root)
+    refs = discover_sources([(source, paths_root)], {}).todo
+    rules, zones = load_rules(), {"bench": ZoneInfo("UTC")}
+
+    def prepare_all() -> float:
+        started = time.perf_counter()
+        futures = [prepare_task.submit(b, ["utf-8"], zones, rules) for b in _batches(refs, batch_size)]
+        assert sum(len(f.result().items) for f in futures) == count
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    for batch in _batches(refs, batch_size):
+        prepare_batch(batch, ["utf-8"], zones, rules)
+    print(f"read+parse+clean, plain loop without Prefect: {count / (time.perf_counter() - started):.0f} posts/s")
+    rates = {}
+    for kind, workers in (("threads", 1), ("threads", None), ("processes", None)):
+        runner_flow = flow(name=f"bench-prepare-{kind}")(prepare_all)
+        runner_flow = runner_flow.with_options(task_runner=task_runner_for(RunnerConfig(kind=kind, workers=workers)))
+        seconds = runner_flow()
+        rates[kind] = count / seconds
+        print(f"read+parse+clean only, {kind} (workers {workers or 'default'}): {seconds:.1f} s = "
+              f"{rates[kind]:.0f} posts/s")
+    print(f"process/thread ratio for parse+clean: {rates['processes'] / rates['threads']:.2f}x [target >= 1.6x]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=20000)
@@ -75,6 +113,9 @@ def main() -> None:
     parser.add_argument("--runner", choices=["thread", "process", "dask"], default="thread")
     parser.add_argument("--bs4-sample", type=int, default=2000, help="posts timed in the plain bs4 loop")
     parser.add_argument("--keep", action="store_true", help="keep the generated posts and warehouse")
+    parser.add_argument("--workers", type=int, default=None, help="task runner workers (default: config's)")
+    parser.add_argument("--compare-runners", action="store_true",
+                        help="only time read+parse+clean (no load) on the thread and process runners")
     parser.add_argument("--analytics", action="store_true",
                         help="also run the reporting step (dedup, keywords, search index) inside the flow")
     args = parser.parse_args()
@@ -88,10 +129,13 @@ def main() -> None:
         start = time.perf_counter()
         paths = generate(work / "posts", args.posts)
         print(f"generated {len(paths)} posts in {time.perf_counter() - start:.1f} s under {work}")
+        if args.compare_runners:
+            compare_runners(work / "posts", args.posts, args.batch_size)
+            return
         runner = {"thread": "threads", "process": "processes", "dask": "dask"}[args.runner]
         config = config_from_dict({
             "warehouse": str(work / "bench.duckdb"), "batch_size": args.batch_size,
-            "images": {"enabled": False}, "runner": {"kind": runner},
+            "images": {"enabled": False}, "runner": {"kind": runner, "workers": args.workers},
             "reporting": {"enabled": args.analytics},
             "sources": [{"type": "hexo_dir", "name": "bench", "path": str(work / "posts")}],
         }, base_dir=work)

@@ -1,7 +1,8 @@
 """The `ingest` flow: discover -> read -> parse -> clean -> load -> record.
 
-Parse and clean run on the configured task runner, a batch of hundreds of posts per task run; loading is
-done inline by the flow itself, the warehouse's single writer, one transaction per batch.
+Read, parse and clean run on the configured task runner as one task run per batch of posts
+(tasks/prepare.py chains the three step functions); loading is done inline by the flow itself, the
+warehouse's single writer, one transaction per batch.
 """
 
 from __future__ import annotations
@@ -25,13 +26,11 @@ from newsetl.models import Batch, InputRef
 from newsetl.progress import report
 from newsetl.rules import load_rules
 from tasks.analytics import analytics_step
-from tasks.clean import clean_task
 from tasks.discover import discover_task
 from tasks.feeds import ingest_remote
 from tasks.images import images_step
 from tasks.load import LoadCounts, load_task
-from tasks.parse import parse_task
-from tasks.read import read_task
+from tasks.prepare import prepare_task
 from tasks.record import RunSummary, recorded_run
 from warehouse.db import writer
 
@@ -98,8 +97,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     rejects = list(found.rejects)
     if found.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], found.rejects), summary.run_id))
-    batches = (read_task.submit(refs, config.encodings) for refs in _batches(found.todo, config.batch_size))
-    cleaned = (clean_task.submit(parse_task.submit(read, zones), rules) for read in batches)
+    cleaned = (prepare_task.submit(refs, config.encodings, zones, rules)
+               for refs in _batches(found.todo, config.batch_size))
     summary.stage_seconds["load"] = _load_all(con, cleaned, total, rejects, summary.run_id, len(found.todo))
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()

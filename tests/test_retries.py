@@ -9,7 +9,7 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 
-import tasks.parse
+import tasks.prepare
 from schedule_helpers import copy_posts, make, rows
 
 from flows.ingest import ingest
@@ -22,7 +22,7 @@ async def _parse_runs(flow_run_id: str) -> list[tuple[int, str]]:
     async with get_client() as client:
         runs = await client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="parse")))
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="read-parse-clean")))
     return sorted((run.run_count, run.state.type.value) for run in runs)
 
 
@@ -37,7 +37,7 @@ def test_batch_failing_twice_then_succeeding_is_retried_alone(tmp_path: Path, mo
             raise ConnectionError(f"transient failure #{calls[first]}")
         return parse_posts(batch, zones)
 
-    monkeypatch.setattr(tasks.parse.parse_task, "fn", flaky_parse)
+    monkeypatch.setattr(tasks.prepare, "parse_posts", flaky_parse)  # the step inside the batch task
     summary = ingest(config)
 
     assert sorted(calls.values()) == [1, 1, 3]  # only the failing batch ran again, twice
