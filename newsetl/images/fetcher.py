@@ -30,8 +30,6 @@ from newsetl.net import guarded_transport, parse_retry_after
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8,*/*;q=0.5"
-# Statuses that end with "skipped": newsetl refused the URL or the image by policy. Not retried.
-POLICY_REASONS = frozenset({"blocked", "unsupported_scheme", "too_small", "invalid_url"})
 
 
 @dataclass(slots=True)
