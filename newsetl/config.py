@@ -314,13 +314,15 @@ def check_zone(name: str) -> ZoneInfo:
 
 
 def _format_validation_error(exc: ValidationError, origin: str) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{origin}: {where}: {message}{more}"
+    """Up to three problems in one line, e.g. `newsetl.yaml: sources.0.nam: unknown key; ...`."""
+    tags = {"hexo_dir", "feed", "post_urls"}  # pydantic puts the union member's tag in the location
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error["loc"] if p not in tags) or "(top level)"
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return f"{origin}: {'; '.join(problems)}{more}"
 
 
 def load_config(path: Path | None = None, *, required: bool = False) -> Config:
