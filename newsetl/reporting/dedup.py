@@ -1,17 +1,22 @@
 """Near-duplicate stories: MinHash signatures of character shingles, LSH candidates, union-find clusters.
 
 Signatures are kept in `article_minhash` and recomputed only for articles whose content hash (or the dedup
-settings) changed; clustering is rebuilt over all signatures, which is cheap (LSH lookups, no text).
+settings) changed; identical normalised texts (reposts) are hashed once. Clustering is rebuilt over all
+signatures, which is cheap: no text and no per-article LSH query. Rows with identical signatures are collapsed
+first (they always match: similarity 1.0 and every LSH band equal), then the LSH buckets are formed by grouping the
+distinct signatures on each band slice (the bands datasketch's `MinHashLSH` picks for the threshold), so the
+candidate pairs are exactly those a `MinHashLSH.query` would return.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from newsetl.reporting.text import normalize
 
@@ -63,54 +68,87 @@ def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | N
     """MinHash signature (uint32 array) of each text; None for texts shorter than `min_chars`."""
     base = MinHash(num_perm=settings.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
     result: list[np.ndarray | None] = []
+    seen: dict[str, np.ndarray] = {}  # identical normalised texts (reposts) are hashed once
     for text in texts:
         normalized = normalize(text)
         if len(normalized) < settings.min_chars:
             result.append(None)
             continue
-        minhash = base.copy()
-        minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
-        result.append(np.asarray(minhash.hashvalues, dtype=np.uint32))
+        signature = seen.get(normalized)
+        if signature is None:
+            minhash = base.copy()
+            minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
+            signature = seen[normalized] = np.asarray(minhash.hashvalues, dtype=np.uint32)
+        result.append(signature)
     return result
 
 
-def _find(parent: list[int], item: int) -> int:
-    while parent[item] != item:
-        parent[item] = parent[parent[item]]
-        item = parent[item]
-    return item
+@lru_cache(maxsize=16)
+def lsh_bands(threshold: float, num_perm: int) -> tuple[tuple[int, int], ...]:
+    """The (start, end) signature slices datasketch's `MinHashLSH` uses as bands for these settings."""
+    return tuple(MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges)
+
+
+def _row_keys(block: np.ndarray) -> np.ndarray:
+    """One opaque (bytes) key per row, equal exactly when the rows are equal."""
+    block = np.ascontiguousarray(block)
+    return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
+
+
+def _buckets(keys: np.ndarray) -> list[np.ndarray]:
+    """Indices (ascending) of the rows sharing each key, for keys held by two or more rows."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    return [order[a:b] for a, b in zip(starts, ends) if b - a > 1]
+
+
+def _components(distinct: np.ndarray, settings: DedupSettings) -> np.ndarray:
+    """Component label of each distinct signature: single linkage over LSH candidates that reach the threshold.
+
+    Within a bucket each member is compared (vectorised) with the later members not yet in its component;
+    pairs already connected are skipped, as union-find would, so the components are the same.
+    """
+    label = np.arange(len(distinct))
+    width = distinct.shape[1]
+    for start, end in lsh_bands(settings.threshold, settings.num_perm):
+        for members in _buckets(_row_keys(distinct[:, start:end])):
+            for position in range(len(members) - 1):
+                row = members[position]
+                rest = members[position + 1:]
+                rest = rest[label[rest] != label[row]]
+                if not len(rest):
+                    continue
+                similarity = np.count_nonzero(distinct[rest] == distinct[row], axis=1) / width
+                joined = rest[similarity >= settings.threshold]
+                if len(joined):
+                    label[np.isin(label, label[joined])] = label[row]
+    return label
 
 
 def cluster(signature_matrix: np.ndarray, present: np.ndarray, settings: DedupSettings) -> list[tuple[int, float]]:
-    """Group rows whose estimated Jaccard similarity reaches the threshold (single linkage).
+    """Group rows whose estimated Jaccard similarity reaches the threshold (single linkage over LSH candidates).
 
     Rows must be in priority order (earliest article first); a row's cluster is named after its first row.
     Returns, per row, (index of the cluster's first row, estimated similarity to that row).
     """
     rows = len(signature_matrix)
-    parent = list(range(rows))
-    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
-    hashes = {}
-    with lsh.insertion_session() as session:
-        for row in np.flatnonzero(present):
-            hashes[row] = LeanMinHash(seed=SEED, hashvalues=signature_matrix[row], scheme=SCHEME)
-            session.insert(int(row), hashes[row], check_duplication=False)
-    for row, minhash in hashes.items():
-        for other in lsh.query(minhash):
-            if other <= row:
-                continue
-            a, b = _find(parent, row), _find(parent, other)
-            if a != b and _similarity(signature_matrix, row, other) >= settings.threshold:
-                parent[max(a, b)] = min(a, b)
-    result = []
-    for row in range(rows):
-        root = _find(parent, row)
-        result.append((root, 1.0 if root == row else _similarity(signature_matrix, root, row)))
-    return result
-
-
-def _similarity(matrix: np.ndarray, a: int, b: int) -> float:
-    return float(np.count_nonzero(matrix[a] == matrix[b])) / matrix.shape[1]
+    roots = np.arange(rows)
+    indices = np.flatnonzero(present)
+    if len(indices):
+        # Identical signatures always match (similarity 1.0, same bucket in every band): collapse them first.
+        _, first, inverse = np.unique(_row_keys(signature_matrix[indices]), return_index=True, return_inverse=True)
+        label = _components(signature_matrix[indices[first]], settings)[inverse.ravel()]
+        first_row = np.full(label.max() + 1, rows)
+        np.minimum.at(first_row, label, indices)  # the component's earliest row names the cluster
+        roots[indices] = first_row[label]
+    similarity = np.ones(rows)
+    others = np.flatnonzero(roots != np.arange(rows))
+    if len(others):
+        matches = np.count_nonzero(signature_matrix[others] == signature_matrix[roots[others]], axis=1)
+        similarity[others] = matches / signature_matrix.shape[1]
+    return [(int(root), float(sim)) for root, sim in zip(roots, similarity)]
 
 
 def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> int:

@@ -25,9 +25,44 @@ def stopwords() -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
+_CLEAN_CACHE_SIZE = 200_000
+_cleaned: dict[str, str | None] = {}
+_keywords: dict[str, str | None] = {}
+
+
+def _clean_token(token: str) -> str | None:
+    """The lower-cased, stripped token, or None for a pure whitespace/punctuation token (memoised)."""
+    try:
+        return _cleaned[token]
+    except KeyError:
+        pass
+    stripped = token.strip()
+    result = stripped.lower() if stripped and not _NOT_WORD.fullmatch(stripped) else None
+    if len(_cleaned) >= _CLEAN_CACHE_SIZE:
+        _cleaned.clear()
+    _cleaned[token] = result
+    return result
+
+
+def _keyword_token(token: str) -> str | None:
+    """The cleaned token if it is a keyword candidate (see `keyword_terms`), else None (memoised)."""
+    try:
+        return _keywords[token]
+    except KeyError:
+        pass
+    term = _clean_token(token)
+    result = term if term is not None and len(term) >= 2 and _HAS_LETTER.search(term) and term not in stopwords() \
+        else None
+    if len(_keywords) >= _CLEAN_CACHE_SIZE:
+        _keywords.clear()
+    _keywords[token] = result
+    return result
+
+
 def _clean(tokens: list[str]) -> list[str]:
     """Lower-cased tokens with pure whitespace/punctuation tokens dropped."""
-    return [t.lower() for t in (tok.strip() for tok in tokens) if t and not _NOT_WORD.fullmatch(t)]
+    cleaned = map(_clean_token, tokens)
+    return [t for t in cleaned if t is not None]
 
 
 def search_terms(text: str) -> list[str]:
@@ -42,8 +77,5 @@ def query_terms(text: str) -> list[str]:
 
 def keyword_terms(text: str) -> list[str]:
     """Keyword candidates: precise words of two or more characters with a letter, minus stop words."""
-    stop = stopwords()
-    return [
-        t for t in _clean(rjieba.cut(unicodedata.normalize("NFKC", text)))
-        if len(t) >= 2 and _HAS_LETTER.search(t) and t not in stop
-    ]
+    terms = map(_keyword_token, rjieba.cut(unicodedata.normalize("NFKC", text)))
+    return [t for t in terms if t is not None]
