@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Iterator
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context

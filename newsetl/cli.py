@@ -12,7 +12,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
@@ -38,34 +39,36 @@ def _common() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------------------------- ingest
-def _progress_bar():
-    """A rich progress bar on a terminal; nothing when output is piped or under CI."""
+@contextmanager
+def progress_bar(label: str) -> Iterator[None]:
+    """A rich progress bar fed by `newsetl.progress.report` (only on a terminal; silent when piped or in CI)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    transient=True, disable=not sys.stderr.isatty())
+    from newsetl.progress import set_reporter
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:
+        task_id = bar.add_task(label, total=None)
+        set_reporter(lambda stage, done, total: bar.update(task_id, description=stage, completed=done,
+                                                            total=total or None))
+        try:
+            yield
+        finally:
+            set_reporter(None)
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     from flows.ingest import ingest
     from flows.runners import with_runner
     from newsetl.lock import warehouse_lock
-    from newsetl.progress import set_reporter
 
     if args.images is not None:
         config.images.enabled = args.images
     if not args.paths and not config.sources:
         raise UsageError("nothing to ingest: give PATH arguments or list sources in newsetl.yaml")
     started = time.perf_counter()
-    with _progress_bar() as bar:
-        task_id = bar.add_task("ingest", total=None)
-        set_reporter(lambda stage, done, total: bar.update(task_id, description=stage, completed=done,
-                                                            total=total or None))
-        try:
-            with warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
-                summary = with_runner(ingest, config)(config, paths=args.paths or None)
-        finally:
-            set_reporter(None)
+    with progress_bar("ingest"), warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
+        summary = with_runner(ingest, config)(config, paths=args.paths or None)
     _print_summary(summary, config, time.perf_counter() - started)
     return 1 if summary["status"] == "failed" else 0
 

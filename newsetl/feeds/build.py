@@ -9,7 +9,6 @@ and the post's HTML body as the description, the way RSSHub served them.
 from __future__ import annotations
 
 import argparse
-import html
 import sys
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 
 from newsetl.config import Config
@@ -11,35 +10,19 @@ from newsetl.config import Config
 
 def cmd_images(args: argparse.Namespace, config: Config) -> int:
     from flows.images import images
-    from newsetl.cli import _progress_bar
-    from newsetl.progress import set_reporter
+    from newsetl.cli import progress_bar
+    from newsetl.lock import warehouse_lock
     from tasks.images import parse_since
 
     since = parse_since(args.since)
     started = time.perf_counter()
-    with _progress_bar() as bar:
-        task_id = bar.add_task("images", total=None)
-        set_reporter(lambda stage, done, total: bar.update(task_id, description=stage, completed=done,
-                                                            total=total or None))
-        try:
-            with _writer_lock(config):
-                result = images(config, retry_failed=args.retry_failed, since=since)
-        finally:
-            set_reporter(None)
+    with progress_bar("images"), warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
+        result = images(config, retry_failed=args.retry_failed, since=since)
     print(f"images run {result['run_id']} ({time.perf_counter() - started:.1f} s): {result['line'].removeprefix('images: ')}")
     if result["left_alone"]:
         print(f"  {result['left_alone']} URLs left alone after failing before: `newsetl images --retry-failed` tries them")
     print(f"store: {config.resolve(config.images.store)}")
     return 0
-
-
-def _writer_lock(config: Config):
-    """The warehouse's run lock (newsetl.lock, shared with `newsetl ingest`)."""
-    try:
-        from newsetl.lock import warehouse_lock
-    except ImportError:  # the run lock arrives with the scheduling work (issue 5)
-        return contextlib.nullcontext()
-    return warehouse_lock(config.resolve(config.warehouse), getattr(config, "lock_wait", 600))
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
