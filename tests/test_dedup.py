@@ -99,3 +99,94 @@ def test_minhash_speed_on_20k_articles():
     hashed = time.perf_counter() - started
     assert all(s is not None for s in sigs)
     assert hashed < 60, f"hashing 20k articles took {hashed:.1f} s"
+
+
+def _reference_cluster(matrix: np.ndarray, settings: DedupSettings) -> list[tuple[int, float]]:
+    """The straightforward algorithm: a MinHashLSH query per row, union-find over candidates that match."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    parent = list(range(len(matrix)))
+
+    def find(item: int) -> int:
+        while parent[item] != item:
+            item = parent[item]
+        return item
+
+    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+    sketches = [LeanMinHash(seed=1, hashvalues=row, scheme="affine32") for row in matrix]
+    for row, sketch in enumerate(sketches):
+        lsh.insert(row, sketch)
+    for row, sketch in enumerate(sketches):
+        for other in lsh.query(sketch):
+            a, b = find(row), find(other)
+            if other > row and a != b and np.count_nonzero(matrix[row] == matrix[other]) / matrix.shape[1] \
+                    >= settings.threshold:
+                parent[max(a, b)] = min(a, b)
+    roots = [find(row) for row in range(len(matrix))]
+    return [(root, 1.0 if root == row else np.count_nonzero(matrix[root] == matrix[row]) / matrix.shape[1])
+            for row, root in enumerate(roots)]
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_bucket_clustering_equals_per_article_lsh_queries(threshold):
+    """Reposts (identical texts), lightly and heavily edited copies and unrelated texts: same groups, same scores."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = [chr(0x4E00 + i) for i in range(200)]
+    bases = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(40, 300))) for _ in range(12)]
+    texts = []
+    for _ in range(400):
+        chars = list(rng.choice(bases))
+        for _ in range(rng.choice([0, 0, 0, 1, 4, 15, 60])):
+            chars[rng.randrange(len(chars))] = rng.choice(alphabet)
+        texts.append("".join(chars))
+    settings = DedupSettings(threshold=threshold)
+    matrix = np.vstack(signatures(texts, settings))
+    groups = cluster(matrix, np.ones(len(texts), dtype=bool), settings)
+    assert groups == _reference_cluster(matrix, settings)
+    assert len({root for root, _ in groups}) < 200          # the copies did group
+
+
+def test_short_texts_stay_alone_next_to_reposts():
+    settings = DedupSettings()
+    sigs = signatures([ORIGINAL, "太短了", ORIGINAL, EDITED, "太短了"], settings)
+    present = np.array([s is not None for s in sigs])
+    matrix = np.zeros((5, settings.num_perm), dtype=np.uint32)
+    matrix[present] = np.vstack([s for s in sigs if s is not None])
+    groups = cluster(matrix, present, settings)
+    assert [root for root, _ in groups] == [0, 1, 0, 0, 4]
+    assert groups[2][1] == 1.0 and 0.5 <= groups[3][1] < 1.0
+
+
+def test_rerun_recomputes_nothing_and_an_edit_joins_a_story(reporting_warehouse, tmp_path):  # noqa: F811
+    from newsetl.config import ReportingConfig
+    from tasks.analytics import refresh_analytics
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(reporting_warehouse["path"], copy)
+    con = connect_writer(copy)
+    try:
+        config = ReportingConfig()
+        rerun = refresh_analytics(con, config)
+        assert (rerun.hashed, rerun.segmented, rerun.index_rebuilt) == (0, 0, False)
+        assert (rerun.stories, rerun.duplicate_stories, rerun.duplicate_articles) == (16, 1, 2)
+        # An unrelated article becomes a repost of the planted story: it joins it (named after the earliest).
+        target = con.execute("SELECT article_id FROM articles WHERE title NOT IN (?, ?) ORDER BY article_id LIMIT 1",
+                             [PLANTED, PLANTED_REPOST]).fetchone()[0]
+        con.execute("UPDATE articles SET body_text = (SELECT body_text FROM articles WHERE title = ?), "
+                    "content_hash = 'edited' WHERE article_id = ?", [PLANTED, target])
+        edited = refresh_analytics(con, config)
+        assert (edited.hashed, edited.segmented, edited.index_rebuilt) == (1, 1, True)
+        assert (edited.stories, edited.duplicate_stories, edited.duplicate_articles) == (15, 1, 3)
+        planted_id = con.execute("SELECT article_id FROM articles WHERE title = ?", [PLANTED]).fetchone()[0]
+        cluster_id, similarity = con.execute(
+            "SELECT cluster_id, similarity FROM story_clusters WHERE article_id = ?", [target]).fetchone()
+        first = con.execute("SELECT article_id FROM articles WHERE article_id IN (SELECT article_id FROM story_clusters "
+                            "WHERE cluster_id = ?) ORDER BY published_at NULLS LAST, first_seen_at, article_id LIMIT 1",
+                            [cluster_id]).fetchone()[0]
+        assert cluster_id == first and first in (target, planted_id) and similarity == 1.0
+        assert con.execute("SELECT cluster_id FROM story_clusters WHERE article_id = ?", [planted_id]).fetchone()[0] \
+            == cluster_id
+    finally:
+        con.close()

@@ -66,3 +66,25 @@ def test_cli_bad_since_is_one_line(reporting_warehouse, capsys):  # noqa: F811
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "not a date: 'yesterday'" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_reposts_are_segmented_like_separate_articles():
+    """A body shared by several articles is segmented once; the rows equal segmenting each article on its own."""
+    from collections import Counter
+
+    from newsetl.reporting.keywords import _BodyCache, _segment
+    from newsetl.reporting.text import keyword_terms, search_terms
+
+    body = "国家统计局上海调查总队发布数据显示，上海市房地产开发投资同比下降18.0%。New Energy 汽车销量上升。"
+    rows = [("a1", "h1", "房地产 投资", body), ("a2", "h2", "新能源汽车 Tesla", body), ("a3", "h3", "", body)]
+    cache = _BodyCache(size=1)
+    docs, tokens = _segment(rows, cache)
+    assert list(cache.entries) == [body]
+    assert docs.column("body_terms").to_pylist() == [" ".join(search_terms(body))] * 3
+    assert docs.column("title_terms").to_pylist() == [" ".join(search_terms(title)) for _, _, title, _ in rows]
+    for article_id, _, title, _ in rows:
+        expected = Counter(keyword_terms(f"{title}\n{body}"))
+        got = {t: tf for a, t, tf in zip(*tokens.to_pydict().values()) if a == article_id}
+        assert got == dict(expected) and "房地产" in got
+    assert docs.column("keyword_terms").to_pylist() == [
+        sum(Counter(keyword_terms(f"{title}\n{body}")).values()) for _, _, title, _ in rows]
