@@ -1,7 +1,7 @@
 """The `images` flow behind `newsetl images`: (re)fetch images outside a full ingest.
 
-It records itself in `ingest_runs` (kind = 'images') with the image counts, and publishes the same
-markdown artifact as the images step of the ingest flow.
+It is recorded like an ingest run (`tasks.record.recorded_run`), as an `ingest_runs` row of kind 'images'
+with the image counts, and publishes the same `newsetl-images` artifact as the ingest flow's images step.
 """
 
 from __future__ import annotations
@@ -10,43 +10,27 @@ import uuid
 from datetime import datetime, timezone
 
 from prefect import flow
-from prefect.context import get_run_context
 
+from flows.ingest import _flow_run_id
 from newsetl.config import Config
 from tasks.images import images_task
+from tasks.record import RunSummary, recorded_run
 from warehouse.db import connect_writer
-
-
-def _flow_run_id() -> str | None:
-    try:
-        return str(get_run_context().flow_run.id)
-    except Exception:  # called outside a flow run
-        return None
 
 
 @flow(name="images", log_prints=False)
 def images(config: Config, retry_failed: bool = False, since: datetime | None = None) -> dict:
     """Fetch what the referenced images need: new and pending URLs, stale ones, failed ones within limits."""
-    run_id = uuid.uuid4().hex[:12]
+    summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=_flow_run_id(),
+                         started_at=datetime.now(timezone.utc))
     con = connect_writer(config.resolve(config.warehouse))
     try:
-        con.execute(
-            "INSERT INTO ingest_runs (run_id, flow_run_id, started_at, status, kind, sources) "
-            "VALUES (?, ?, ?, 'running', 'images', [])",
-            [run_id, _flow_run_id(), datetime.now(timezone.utc)],
-        )
-        try:
-            summary = images_task(con, config, run_id=run_id, retry_failed=retry_failed, since=since)
-        except BaseException as exc:
-            con.execute(
-                "UPDATE ingest_runs SET finished_at = ?, status = 'failed', message = ? WHERE run_id = ?",
-                [datetime.now(timezone.utc), f"{type(exc).__name__}: {exc}", run_id],
-            )
-            raise
-        con.execute(
-            "UPDATE ingest_runs SET finished_at = ?, status = 'completed', message = ? WHERE run_id = ?",
-            [datetime.now(timezone.utc), summary.line(), run_id],
-        )
+        with recorded_run(con, summary):
+            con.execute("UPDATE ingest_runs SET kind = 'images' WHERE run_id = ?", [summary.run_id])
+            result = images_task(con, config, run_id=summary.run_id, retry_failed=retry_failed, since=since)
+            summary.extra["images"] = result.as_dict()
+            summary.stage_seconds["images"] = result.seconds
+            summary.status, summary.message = "completed", result.line()
     finally:
         con.close()
-    return {"run_id": run_id, "status": "completed", "line": summary.line(), **summary.as_dict()}
+    return {"run_id": summary.run_id, "status": summary.status, "line": result.line(), **result.as_dict()}

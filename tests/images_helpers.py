@@ -49,20 +49,21 @@ def add_article(con, locator: str, images: list, *, url: str | None = None) -> s
     return article_id
 
 
-def fetch_row(con, url: str) -> dict:
-    cursor = con.execute("SELECT * FROM image_fetches WHERE url = ?", [url])
+def one_row(con, table: str, key: str, value: str) -> dict:
+    """The row of `table` whose `key` is `value`, as a dict (it must exist)."""
+    cursor = con.execute(f"SELECT * FROM {table} WHERE {key} = ?", [value])
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
-    assert row is not None, f"no image_fetches row for {url}"
+    assert row is not None, f"no {table} row for {value}"
     return dict(zip(names, row))
+
+
+def fetch_row(con, url: str) -> dict:
+    return one_row(con, "image_fetches", "url", url)
 
 
 def image_row(con, sha256: str) -> dict:
-    cursor = con.execute("SELECT * FROM images WHERE sha256 = ?", [sha256])
-    names = [d[0] for d in cursor.description]
-    row = cursor.fetchone()
-    assert row is not None, f"no images row for {sha256}"
-    return dict(zip(names, row))
+    return one_row(con, "images", "sha256", sha256)
 
 
 def store_files(config: Config) -> list[Path]:
