@@ -492,7 +492,14 @@ def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary) -> Imag
             f"images: off ({pending} new URLs recorded as pending; `newsetl images` fetches them)"
         )
         return None
-    result: ImageSummary = images_task(con, config, run_id=summary.run_id)
+    try:
+        result: ImageSummary = images_task(con, config, run_id=summary.run_id)
+    except Exception as exc:  # e.g. the task's timeout: the articles are loaded; say so and go on
+        summary.status = "partial"
+        summary.message = f"images step stopped: {type(exc).__name__}: {exc}"
+        summary.extra.setdefault("summary_lines", []).append(
+            f"images: step stopped ({type(exc).__name__}); `newsetl images` fetches what is left")
+        return None
     summary.extra["images"] = result.as_dict()
     summary.stage_seconds["images"] = result.seconds
     summary.extra.setdefault("summary_lines", []).append(result.line())

@@ -179,3 +179,19 @@ def test_old_warehouse_upgrades_in_place(tmp_path, posts_dir, warehouse_path):
     assert scalar(warehouse_path, "SELECT count(*) FROM articles") == 15
     connect_writer(warehouse_path).close()  # idempotent
     assert scalar(warehouse_path, "SELECT count(*) FROM schema_version") == len(migrations())
+
+
+def test_images_step_that_stops_leaves_the_run_partial_not_failed(tmp_path, posts_dir, warehouse_path,
+                                                                  monkeypatch):
+    import tasks.images
+
+    def timed_out(*args, **kwargs):
+        raise TimeoutError("Task run exceeded timeout of 3600.0 second(s)")
+
+    monkeypatch.setattr(tasks.images, "images_task", timed_out)
+    config = make_config(tmp_path, warehouse_path, [hexo(posts_dir)], images={"enabled": True})
+    summary = ingest(config)
+    assert (summary["status"], summary["new"]) == ("partial", 15)
+    assert summary["message"] == "images step stopped: TimeoutError: Task run exceeded timeout of 3600.0 second(s)"
+    assert rows(warehouse_path, "SELECT status FROM ingest_runs") == [("partial",)]
+    assert scalar(warehouse_path, "SELECT count(*) FROM articles") == 15
