@@ -67,23 +67,26 @@ def _identity(value: int) -> int:
 def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | None]:
     """MinHash signature (uint32 array) of each text; None for texts shorter than `min_chars`."""
     base = MinHash(num_perm=settings.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
+    by_text: dict[str, np.ndarray | None] = {}        # reposts: the same text is normalised and hashed once
+    by_normalized: dict[str, np.ndarray] = {}         # texts differing only in spacing/punctuation/case
     result: list[np.ndarray | None] = []
-    seen: dict[str, np.ndarray] = {}  # identical normalised texts (reposts) are hashed once
     for text in texts:
-        normalized = normalize(text)
-        if len(normalized) < settings.min_chars:
-            result.append(None)
+        if text in by_text:
+            result.append(by_text[text])
             continue
-        signature = seen.get(normalized)
-        if signature is None:
-            minhash = base.copy()
-            minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
-            signature = seen[normalized] = np.asarray(minhash.hashvalues, dtype=np.uint32)
+        normalized = normalize(text)
+        signature = None
+        if len(normalized) >= settings.min_chars:
+            signature = by_normalized.get(normalized)
+            if signature is None:
+                minhash = base.copy()
+                minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
+                signature = by_normalized[normalized] = np.asarray(minhash.hashvalues, dtype=np.uint32)
+        by_text[text] = signature
         result.append(signature)
     return result
 
 
-@lru_cache(maxsize=16)
 def lsh_bands(threshold: float, num_perm: int) -> tuple[tuple[int, int], ...]:
     """The (start, end) signature slices datasketch's `MinHashLSH` uses as bands for these settings."""
     return tuple(MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges)
@@ -151,6 +154,16 @@ def cluster(signature_matrix: np.ndarray, present: np.ndarray, settings: DedupSe
     return [(int(root), float(sim)) for root, sim in zip(roots, similarity)]
 
 
+def _signature_column(sigs: list[np.ndarray | None], width: int) -> pa.Array:
+    """A list<uint32> column of the signatures (null where None), built from numpy without Python ints."""
+    present = np.array([s is not None for s in sigs], dtype=bool)
+    values = np.concatenate([s for s in sigs if s is not None]) if present.any() else np.zeros(0, np.uint32)
+    offsets = np.zeros(len(sigs) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum(present * width)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint32()),
+                                    mask=pa.array(~present))
+
+
 def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> int:
     """Recompute signatures of new or changed articles; drop those of deleted articles. Returns how many."""
     stale = con.execute(
@@ -169,7 +182,7 @@ def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) 
         "article_id": [row[0] for row in stale],
         "content_hash": [row[1] for row in stale],
         "params": [settings.params] * len(stale),
-        "signature": pa.array([None if s is None else s.tolist() for s in sigs], type=pa.list_(pa.uint32())),
+        "signature": _signature_column(sigs, settings.num_perm),
     })
     con.register("new_minhash", table)
     try:

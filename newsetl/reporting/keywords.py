@@ -7,8 +7,10 @@ A body shared by several articles (reposts) is segmented once per refresh (a bou
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from itertools import chain
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from newsetl.reporting.text import keyword_terms, search_terms
@@ -40,23 +42,29 @@ class _BodyCache:
 def _segment(rows: list[tuple[str, str, str, str]], bodies: _BodyCache | None = None) -> tuple[pa.Table, pa.Table]:
     """Search documents and keyword tokens for (article_id, content_hash, title, body) rows."""
     bodies = bodies or _BodyCache()
-    docs = {"article_id": [], "content_hash": [], "title_terms": [], "body_terms": [], "keyword_terms": []}
-    tokens = {"article_id": [], "term": [], "tf": []}
-    for article_id, content_hash, title, body in rows:
-        body_terms, body_keywords = bodies.get(body)
+    title_terms, body_terms, keyword_counts, per_article = [], [], [], []
+    for _, _, title, body in rows:
+        body_search, body_keywords = bodies.get(body)
         counts = Counter(keyword_terms(title))
         counts.update(body_keywords)
-        docs["article_id"].append(article_id)
-        docs["content_hash"].append(content_hash)
-        docs["title_terms"].append(" ".join(search_terms(title)))
-        docs["body_terms"].append(body_terms)
-        docs["keyword_terms"].append(sum(counts.values()))
-        for term, tf in counts.items():
-            tokens["article_id"].append(article_id)
-            tokens["term"].append(term)
-            tokens["tf"].append(tf)
-    return pa.table(docs), pa.table(tokens, schema=pa.schema(
-        [("article_id", pa.string()), ("term", pa.string()), ("tf", pa.int32())]))
+        title_terms.append(" ".join(search_terms(title)))
+        body_terms.append(body_search)
+        keyword_counts.append(sum(counts.values()))
+        per_article.append(counts)
+    docs = pa.table({
+        "article_id": pa.array([row[0] for row in rows], type=pa.string()),
+        "content_hash": pa.array([row[1] for row in rows], type=pa.string()),
+        "title_terms": pa.array(title_terms, type=pa.string()),
+        "body_terms": pa.array(body_terms, type=pa.string()),
+        "keyword_terms": pa.array(keyword_counts, type=pa.int32()),
+    })
+    ids = docs.column("article_id").combine_chunks()
+    tokens = pa.table({
+        "article_id": ids.take(np.repeat(np.arange(len(rows)), np.array([len(c) for c in per_article], dtype=np.int64))),
+        "term": pa.array(list(chain.from_iterable(per_article)), type=pa.string()),
+        "tf": pa.array(list(chain.from_iterable(c.values() for c in per_article)), type=pa.int32()),
+    })
+    return docs, tokens
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
