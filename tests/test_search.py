@@ -88,3 +88,35 @@ def test_reposts_are_segmented_like_separate_articles():
         assert got == dict(expected) and "房地产" in got
     assert docs.column("keyword_terms").to_pylist() == [
         sum(Counter(keyword_terms(f"{title}\n{body}")).values()) for _, _, title, _ in rows]
+
+
+def test_index_is_rebuilt_only_when_search_documents_change(reporting_warehouse, tmp_path):  # noqa: F811
+    import shutil
+
+    from newsetl.config import ReportingConfig
+    from newsetl.reporting.search import rebuild_index
+    from tasks.analytics import refresh_analytics
+    from warehouse.db import connect_writer
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(reporting_warehouse["path"], copy)
+    con = connect_writer(copy)
+    try:
+        config = ReportingConfig()
+        before = [(h.article_id, h.score) for h in search(con, "房地产 投资 下降")]
+        # Same text under a new content hash (say, only metadata changed): segmented again, index still valid.
+        con.execute("UPDATE articles SET content_hash = 'metadata-only' WHERE title = ?", [TRAIN_FERRY])
+        same = refresh_analytics(con, config)
+        assert (same.segmented, same.hashed, same.index_rebuilt) == (1, 1, False)
+        assert [(h.article_id, h.score) for h in search(con, "房地产 投资 下降")] == before
+        # A removed article changes the BM25 statistics: the index is rebuilt, scores equal a fresh build.
+        con.execute("DELETE FROM articles WHERE title = ?", [TRAIN_FERRY])
+        removed = refresh_analytics(con, config)
+        assert (removed.segmented, removed.index_rebuilt, removed.articles) == (0, True, 16)
+        after = [(h.article_id, h.score) for h in search(con, "房地产 投资 下降")]
+        assert after != before and len(after) == len(before)
+        rebuild_index(con)
+        assert [(h.article_id, h.score) for h in search(con, "房地产 投资 下降")] == after
+        assert search(con, "粤海铁路") == []
+    finally:
+        con.close()

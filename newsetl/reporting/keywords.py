@@ -7,6 +7,7 @@ A body shared by several articles (reposts) is segmented once per refresh (a bou
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from dataclasses import dataclass
 from itertools import chain
 
 import duckdb
@@ -67,12 +68,23 @@ def _segment(rows: list[tuple[str, str, str, str]], bodies: _BodyCache | None = 
     return docs, tokens
 
 
-def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring `search_documents` and `article_tokens` up to date with `articles`; returns articles segmented."""
+@dataclass(frozen=True)
+class TokenRefresh:
+    segmented: int           # articles (re)segmented
+    documents_changed: int   # search documents added, removed, or whose segmented title/body changed
+
+
+def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
+    """Bring `search_documents` and `article_tokens` up to date with `articles` (one transaction).
+
+    `documents_changed` tells whether the search index is stale: a changed content hash whose segmented text is
+    the same (e.g. only metadata changed) leaves the index valid, a removed article does not (BM25 statistics).
+    """
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in ("search_documents", "article_tokens"):
-            con.execute(f"DELETE FROM {table} WHERE article_id NOT IN (SELECT article_id FROM articles)")
+        changed = con.execute(
+            "DELETE FROM search_documents WHERE article_id NOT IN (SELECT article_id FROM articles)").fetchone()[0]
+        con.execute("DELETE FROM article_tokens WHERE article_id NOT IN (SELECT article_id FROM articles)")
         stale = con.execute(
             """
             SELECT a.article_id, a.content_hash, coalesce(a.title, ''), coalesce(a.body_text, '')
@@ -87,6 +99,13 @@ def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
             con.register("new_docs", docs)
             con.register("new_tokens", tokens)
             try:
+                changed += con.execute(
+                    """
+                    SELECT count(*) FROM new_docs AS n LEFT JOIN search_documents AS s USING (article_id)
+                    WHERE s.article_id IS NULL OR s.title_terms IS DISTINCT FROM n.title_terms
+                       OR s.body_terms IS DISTINCT FROM n.body_terms
+                    """
+                ).fetchone()[0]
                 con.execute("DELETE FROM search_documents WHERE article_id IN (SELECT article_id FROM new_docs)")
                 con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM new_docs)")
                 con.execute("INSERT INTO search_documents SELECT * FROM new_docs")
@@ -98,4 +117,9 @@ def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return len(stale)
+    return TokenRefresh(len(stale), changed)
+
+
+def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring `search_documents` and `article_tokens` up to date with `articles`; returns articles segmented."""
+    return refresh_documents(con).segmented
