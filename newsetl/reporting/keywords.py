@@ -93,6 +93,12 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
             ORDER BY a.article_id
             """
         ).fetchall()
+        # Old tokens of changed articles go in one pass over article_tokens (not one per chunk).
+        con.register("stale_ids", pa.table({"article_id": pa.array([row[0] for row in stale], type=pa.string())}))
+        try:
+            con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM stale_ids)")
+        finally:
+            con.unregister("stale_ids")
         bodies = _BodyCache()
         for start in range(0, len(stale), CHUNK):
             docs, tokens = _segment(stale[start:start + CHUNK], bodies)
@@ -107,7 +113,6 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
                     """
                 ).fetchone()[0]
                 con.execute("DELETE FROM search_documents WHERE article_id IN (SELECT article_id FROM new_docs)")
-                con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM new_docs)")
                 con.execute("INSERT INTO search_documents SELECT * FROM new_docs")
                 con.execute("INSERT INTO article_tokens SELECT * FROM new_tokens")
             finally:
