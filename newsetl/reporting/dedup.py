@@ -5,7 +5,7 @@ settings) changed; identical normalised texts (reposts) are hashed once. Cluster
 signatures, which is cheap: no text and no per-article LSH query. Rows with identical signatures are collapsed
 first (they always match: similarity 1.0 and every LSH band equal), then the LSH buckets are formed by grouping the
 distinct signatures on each band slice (the bands datasketch's `MinHashLSH` picks for the threshold), so the
-candidate pairs are exactly those a `MinHashLSH.query` would return.
+candidate pairs are exactly those a `MinHashLSH.query` would return. Only changed `story_clusters` rows are written.
 """
 
 from __future__ import annotations
@@ -218,10 +218,17 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
             "article_id": ids,
             "similarity": [sim for _, sim in groups],
         })
-        con.execute("DELETE FROM story_clusters")
         con.register("new_clusters", table)
-        try:
-            con.execute("INSERT INTO story_clusters SELECT * FROM new_clusters")
+        try:  # write only the rows that changed: a rerun with nothing new writes nothing
+            con.execute(
+                """
+                DELETE FROM story_clusters WHERE article_id NOT IN (
+                    SELECT n.article_id FROM new_clusters AS n JOIN story_clusters AS s USING (article_id)
+                    WHERE s.cluster_id = n.cluster_id AND s.similarity = n.similarity)
+                """
+            )
+            con.execute("INSERT INTO story_clusters SELECT * FROM new_clusters "
+                        "WHERE article_id NOT IN (SELECT article_id FROM story_clusters)")
         finally:
             con.unregister("new_clusters")
         con.execute("COMMIT")
