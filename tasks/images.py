@@ -32,6 +32,7 @@ from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob, FetchResult, ImageFetcher
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import normalize
+from warehouse.db import transaction
 
 FLUSH_EVERY = 500
 
@@ -143,8 +144,7 @@ def register_images(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None
                 "error": target.error,
             })
         staged = pa.Table.from_pylist(links, schema=LINK_SCHEMA)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.register("_image_links", staged)
             before = con.execute("SELECT count(*) FROM image_fetches").fetchone()[0]
             con.execute(
@@ -162,10 +162,6 @@ def register_images(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None
             )
             con.unregister("_image_links")
             link_article_images(con)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     else:
         link_article_images(con)
     return added
@@ -350,8 +346,7 @@ def load_results(
                 "sha256": image.sha256, "name": t.name, "width": t.width, "height": t.height, "bytes": t.bytes,
                 "path": f"{prefix}/{t.path}",
             }
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.register("_fetch_rows", pa.Table.from_pylist(fetch_rows, schema=FETCH_SCHEMA))
         columns = ", ".join(name for name, _ in _FETCH_COLUMNS)
         con.execute(f"INSERT OR REPLACE INTO image_fetches ({columns}) SELECT {columns} FROM _fetch_rows")
@@ -367,10 +362,6 @@ def load_results(
             con.register("_thumb_rows", pa.Table.from_pylist(list(thumbs.values()), schema=THUMB_SCHEMA))
             con.execute("INSERT OR REPLACE INTO image_thumbnails SELECT * FROM _thumb_rows")
             con.unregister("_thumb_rows")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 # -- run --------------------------------------------------------------------------------------------------

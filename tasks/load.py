@@ -18,6 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsetl.models import Article, Batch, Reject
+from warehouse.db import transaction
 
 
 @dataclass(slots=True)
@@ -142,8 +143,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
     articles: list[ArticleKey] = batch.items
     rejects: list[Reject] = batch.rejects
     counts = LoadCounts(rejected=len(rejects))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         existing = _existing_hashes(con, [a.article_id for a in articles])
         changed: list[str] = []
         for article in articles:
@@ -183,10 +183,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
         _insert(con, "rejects", _table([{"run_id": run_id, "source": r.source, "locator": r.locator,
                                          "stage": r.stage, "error": r.error, "seen_at": now} for r in rejects],
                                        REJECT_SCHEMA))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return counts
 
 

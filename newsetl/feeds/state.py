@@ -8,6 +8,8 @@ from datetime import datetime
 
 import duckdb
 
+from warehouse.db import transaction
+
 COLUMNS = ("source", "url", "kind", "final_url", "etag", "last_modified", "last_status", "last_outcome",
            "last_error", "fetched_at", "changed_at", "item_count", "rejected_count")
 
@@ -43,15 +45,10 @@ def save_states(con: duckdb.DuckDBPyConnection, states: list[SourceState], run_i
         return
     placeholders = ", ".join("?" for _ in range(len(COLUMNS) + 1))
     rows = [[getattr(s, c) for c in COLUMNS] + [run_id] for s in states]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.executemany(
             f"INSERT OR REPLACE INTO source_state ({', '.join(COLUMNS)}, run_id) VALUES ({placeholders})", rows
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def successor(previous: SourceState | None, **changes: object) -> SourceState:

@@ -11,7 +11,6 @@ candidate pairs are exactly those a `MinHashLSH.query` would return. Only change
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import duckdb
 import numpy as np
@@ -19,6 +18,7 @@ import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
 from newsetl.reporting.text import normalize
+from warehouse.db import transaction
 
 SCHEME = "affine32"
 SEED = 1
@@ -195,8 +195,7 @@ def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) 
 
 def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> DedupStats:
     """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         hashed = _update_signatures(con, settings)
         loaded = con.execute(
             """
@@ -231,10 +230,6 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
                         "WHERE article_id NOT IN (SELECT article_id FROM story_clusters)")
         finally:
             con.unregister("new_clusters")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     sizes: dict[int, int] = {}
     for root, _ in groups:
         sizes[root] = sizes.get(root, 0) + 1

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from newsetl.reporting.text import keyword_terms, search_terms
+from warehouse.db import transaction
 
 CHUNK = 2000
 BODY_CACHE = 1000  # segmented bodies kept for reposts
@@ -80,8 +81,7 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
     `documents_changed` tells whether the search index is stale: a changed content hash whose segmented text is
     the same (e.g. only metadata changed) leaves the index valid, a removed article does not (BM25 statistics).
     """
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         changed = con.execute(
             "DELETE FROM search_documents WHERE article_id NOT IN (SELECT article_id FROM articles)").fetchone()[0]
         con.execute("DELETE FROM article_tokens WHERE article_id NOT IN (SELECT article_id FROM articles)")
@@ -118,10 +118,6 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
             finally:
                 con.unregister("new_docs")
                 con.unregister("new_tokens")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return TokenRefresh(len(stale), changed)
 
 
