@@ -9,10 +9,10 @@ files themselves; for feed items and posts fetched by URL: the `raw_posts` table
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
+from itertools import chain
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, time as dtime, timedelta
 
 import duckdb
 from prefect import flow, get_run_logger
@@ -21,11 +21,11 @@ from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.raw_cache import cached_posts
 from newsetl.rules import load_rules
+from flows.ingest import load_batches
 from tasks.clean import clean_task
 from tasks.discover import hash_bytes
 from tasks.load import LoadCounts, load_task
-from tasks.parse import parse_task
-from tasks.read import read_task
+from tasks.prepare import prepare_task
 from tasks.record import RunSummary, recorded_run
 from warehouse.db import writer
 
@@ -103,10 +103,7 @@ def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
 def backfill(config: Config, selection: Selection) -> dict:
     """Reprocess the selected articles from cached raw input; returns the run summary."""
     logger = get_run_logger()
-    from flows.ingest import _flow_run_id
-
-    summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=_flow_run_id(),
-                         started_at=datetime.now(timezone.utc), sources=[])
+    summary = RunSummary.begin()
     rules = load_rules(config.resolve(config.rules) if config.rules else None)
     with writer(config.resolve(config.warehouse)) as con:
         selected = select_articles(con, selection, config.timezone)
@@ -130,19 +127,17 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
     zones = {s.name: check_zone(s.timezone or config.timezone)
              for s in config.sources if isinstance(s, HexoDirSource)}
     size = config.batch_size
-    futures = [clean_task.submit(parse_task.submit(read_task.submit(targets.refs[i:i + size], config.encodings),
-                                                   zones), rules)
-               for i in range(0, len(targets.refs), size)]
-    futures += [clean_task.submit(Batch(targets.posts[i:i + size], []), rules)
-                for i in range(0, len(targets.posts), size)]
+    cleaned = chain(
+        (prepare_task.submit(targets.refs[i:i + size], config.encodings, zones, rules)
+         for i in range(0, len(targets.refs), size)),
+        (clean_task.submit(Batch(targets.posts[i:i + size], []), rules)  # cached remote items: already parsed
+         for i in range(0, len(targets.posts), size)),
+    )
     total = LoadCounts()
     rejects = list(targets.rejects)
     if targets.rejects:
         total.add(load_task(con, Batch([], targets.rejects), summary.run_id))
-    for future in futures:
-        batch: Batch = future.result()
-        rejects.extend(batch.rejects)
-        total.add(load_task(con, batch, summary.run_id, force=True))
+    load_batches(con, cleaned, total, rejects, summary.run_id, len(targets.refs) + len(targets.posts), force=True)
     summary.discovered = (len(targets.refs) + len(targets.posts) + len(targets.rejects)
                           + sum(targets.not_cached.values()))
     summary.new, summary.updated, summary.unchanged = total.new, total.updated, total.unchanged

@@ -6,12 +6,10 @@ with the image counts, and publishes the same `newsetl-images` artifact as the i
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from prefect import flow
 
-from flows.ingest import _flow_run_id
 from newsetl.config import Config
 from tasks.images import images_task
 from tasks.record import RunSummary, recorded_run
@@ -21,8 +19,7 @@ from warehouse.db import connect_writer
 @flow(name="images", log_prints=False)
 def images(config: Config, retry_failed: bool = False, since: datetime | None = None) -> dict:
     """Fetch what the referenced images need: new and pending URLs, stale ones, failed ones within limits."""
-    summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=_flow_run_id(),
-                         started_at=datetime.now(timezone.utc))
+    summary = RunSummary.begin()
     con = connect_writer(config.resolve(config.warehouse))
     try:
         with recorded_run(con, summary):

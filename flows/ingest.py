@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from collections import Counter, deque
-from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
 from prefect import flow, get_run_logger
-from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
 
 from newsetl.config import Config, HexoDirSource, check_zone
@@ -35,7 +32,7 @@ from warehouse.db import writer
 
 SOURCE_STAGES = ("discover", "fetch")
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
-LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see _load_all
+LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see load_batches
 
 
 def sources_for_paths(paths: list[str]) -> list[HexoDirSource]:
@@ -54,21 +51,13 @@ def _batches(refs: list[InputRef], size: int) -> list[list[InputRef]]:
     return [refs[i:i + size] for i in range(0, len(refs), size)]
 
 
-def _flow_run_id() -> str | None:
-    try:
-        return str(get_run_context().flow_run.id)
-    except Exception:  # called outside a flow run
-        return None
-
-
 @flow(name="ingest", log_prints=False)
 def ingest(config: Config, paths: list[str] | None = None) -> dict:
     """Ingest the configured sources (or `paths`) into the warehouse; returns the run summary."""
     logger = get_run_logger()
     hexo_sources = sources_for_paths(paths) if paths else [s for s in config.sources
                                                           if isinstance(s, HexoDirSource)]
-    summary = RunSummary(run_id=uuid.uuid4().hex[:12], flow_run_id=_flow_run_id(),
-                         started_at=datetime.now(timezone.utc), sources=[s.name for s in hexo_sources])
+    summary = RunSummary.begin(sources=[s.name for s in hexo_sources])
     with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
         _run(con, config, hexo_sources, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
@@ -98,7 +87,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
         total.add(load_task(con, Batch([], found.rejects), summary.run_id))
     cleaned = (prepare_task.submit(refs, config.encodings, zones, rules)
                for refs in _batches(found.todo, config.batch_size))
-    summary.stage_seconds["load"] = _load_all(con, cleaned, total, rejects, summary.run_id, len(found.todo))
+    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(found.todo))
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
     con.execute("CHECKPOINT")  # fold the run's write-ahead log into the warehouse file
@@ -111,11 +100,12 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.status = "partial" if any(r.stage in SOURCE_STAGES for r in rejects) else "completed"
 
 
-def _load_all(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects: list, run_id: str,
-              expected: int) -> float:
+def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects: list, run_id: str,
+                 expected: int, force: bool = False) -> float:
     """Load batches in order as their futures finish, with a bounded window of batches in flight.
 
-    Returns the seconds spent loading. The window keeps memory flat however many posts there are.
+    `cleaned` submits lazily (a generator), so the window keeps memory flat however many posts there are.
+    Adds to `total` and `rejects`; returns the seconds spent loading. `force` is passed to `load_batch`.
     """
     in_flight: deque[PrefectFuture] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
     done = 0
@@ -131,7 +121,7 @@ def _load_all(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects:
             in_flight.extend(islice(cleaned, 1))
             rejects.extend(batch.rejects)
             started = time.perf_counter()
-            total.add(load_task(con, batch, run_id))
+            total.add(load_task(con, batch, run_id, force=force))
             load_seconds += time.perf_counter() - started
             done += len(batch.items) + len(batch.rejects)
             del batch  # drop the finished batch before waiting for the next

@@ -9,8 +9,6 @@ from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
 import yaml
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
@@ -122,7 +120,3 @@ def parse_posts(batch: Batch, zones: dict[str, ZoneInfo]) -> Batch:
             rejects.append(Reject(raw.ref.source, raw.ref.locator, exc.stage, exc.reason,
                                   raw.ref.file_hash, raw.ref.size))
     return Batch(posts, rejects)
-
-
-parse_task = task(parse_posts, name="parse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
-                  timeout_seconds=600)

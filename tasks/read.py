@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, RawPost, Reject
 
@@ -37,7 +34,3 @@ def read_inputs(refs: list[InputRef], encodings: list[str]) -> Batch:
         except RejectError as exc:
             rejects.append(Reject(ref.source, ref.locator, exc.stage, exc.reason, ref.file_hash, ref.size))
     return Batch(raws, rejects)
-
-
-read_task = task(read_inputs, name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
-                 timeout_seconds=600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ import duckdb
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
 
 
 @dataclass(slots=True)
@@ -33,8 +35,21 @@ class RunSummary:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)  # e.g. image stats, per-source counts
 
+    @classmethod
+    def begin(cls, sources: list[str] | None = None) -> "RunSummary":
+        """A summary for a run starting now, tied to the current Prefect flow run (if any)."""
+        return cls(run_id=uuid.uuid4().hex[:12], flow_run_id=_current_flow_run_id(),
+                   started_at=datetime.now(timezone.utc), sources=list(sources or []))
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _current_flow_run_id() -> str | None:
+    try:
+        return str(get_run_context().flow_run.id)
+    except Exception:  # called outside a flow run
+        return None
 
 
 def start_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
