@@ -5,7 +5,12 @@ with BeautifulSoup, the load step's seconds, the no-op rerun's time as a share o
 memory. Targets on a 2-core machine, 20,000 posts: flow >= 300 posts/s, load <= 5 s, rerun <= 10 %,
 peak memory < 1.5 GB.
 
+`--compare-runners` times read+parse+clean alone (no load) as whole flow runs on the thread runner and
+the process runner, in one process; target: processes >= 1.6x threads on 2 cores.
+
     .venv/bin/python bench/ingest_bench.py --posts 20000
+    .venv/bin/python bench/ingest_bench.py --posts 20000 --runner process
+    .venv/bin/python bench/ingest_bench.py --posts 20000 --compare-runners
 """
 
 from __future__ import annotations
@@ -72,14 +77,15 @@ def compare_runners(paths_root: Path, count: int, batch_size: int) -> None:
     """read -> parse -> clean (no load) on each runner, in one run: posts/s and the process/thread ratio."""
     from zoneinfo import ZoneInfo
 
-    from prefect import flow
+    from prefect import flow, task
 
-    from flows.ingest import _batches
+    from flows.ingest import input_batches
     from flows.runners import task_runner_for
     from newsetl.config import HexoDirSource, RunnerConfig
     from newsetl.rules import load_rules
     from tasks.discover import discover_sources
-    from tasks.prepare import prepare_batch, prepare_task
+    from tasks.prepare import prepare_task
+    from tasks.worker import prepare_batch
 
     source = HexoDirSource(name="bench", path=paths_root)
     refs = discover_sources([(source, paths_root)], {}).todo
@@ -87,23 +93,33 @@ def compare_runners(paths_root: Path, count: int, batch_size: int) -> None:
 
     def prepare_all() -> float:
         started = time.perf_counter()
-        futures = [prepare_task.submit(b, ["utf-8"], zones, rules) for b in _batches(refs, batch_size)]
+        futures = [prepare_task.submit(b, ["utf-8"], zones, rules) for b in input_batches(refs, batch_size)]
         assert sum(len(f.result().items) for f in futures) == count
         return time.perf_counter() - started
 
     started = time.perf_counter()
-    for batch in _batches(refs, batch_size):
+    for batch in input_batches(refs, batch_size):
         prepare_batch(batch, ["utf-8"], zones, rules)
     print(f"read+parse+clean, plain loop without Prefect: {count / (time.perf_counter() - started):.0f} posts/s")
+    # Start Prefect's ephemeral API and run one task before timing any runner: the first task run in a
+    # process pays a one-off Prefect set-up (about 2.5 s here) that no runner should be charged with.
+    warm_up_task = task(name="bench-warm-up-task")(lambda: None)
+    flow(name="bench-warm-up")(lambda: warm_up_task())()
     rates = {}
-    for kind, workers in (("threads", 1), ("threads", None), ("processes", None)):
+    for kind, workers in (("threads", 1), ("threads", None), ("processes", None), ("processes", None)):
         runner_flow = flow(name=f"bench-prepare-{kind}")(prepare_all)
         runner_flow = runner_flow.with_options(task_runner=task_runner_for(RunnerConfig(kind=kind, workers=workers)))
-        seconds = runner_flow()
-        rates[kind] = count / seconds
-        print(f"read+parse+clean only, {kind} (workers {workers or 'default'}): {seconds:.1f} s = "
-              f"{rates[kind]:.0f} posts/s")
-    print(f"process/thread ratio for parse+clean: {rates['processes'] / rates['threads']:.2f}x [target >= 1.6x]")
+        started = time.perf_counter()
+        batches_seconds = runner_flow()
+        seconds = time.perf_counter() - started  # the whole flow run: runner start-up and shut-down included
+        label = f"{kind} (workers {workers or 'default'})"
+        if kind == "processes":
+            label += ", cold pool" if "processes" not in rates else ", warm pool (second run in this process)"
+        print(f"read+parse+clean only, {label}: flow run {seconds:.1f} s = {count / seconds:.0f} posts/s "
+              f"(first submit to last batch {batches_seconds:.1f} s)")
+        rates.setdefault(kind, count / seconds)
+    print(f"process/thread ratio for parse+clean, cold pool, whole flow runs: "
+          f"{rates['processes'] / rates['threads']:.2f}x [target >= 1.6x]")
 
 
 def main() -> None:

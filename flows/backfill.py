@@ -21,11 +21,10 @@ from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.raw_cache import cached_posts
 from newsetl.rules import load_rules
-from flows.ingest import load_batches
-from tasks.clean import clean_task
+from flows.ingest import input_batches, load_batches
 from tasks.discover import hash_bytes
 from tasks.load import LoadCounts, load_task
-from tasks.prepare import prepare_task
+from tasks.prepare import clean_task, prepare_task
 from tasks.record import RunSummary, recorded_run
 from warehouse.db import writer
 
@@ -128,8 +127,8 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
              for s in config.sources if isinstance(s, HexoDirSource)}
     size = config.batch_size
     cleaned = chain(
-        (prepare_task.submit(targets.refs[i:i + size], config.encodings, zones, rules)
-         for i in range(0, len(targets.refs), size)),
+        (prepare_task.submit(inputs, config.encodings, zones, rules)
+         for inputs in input_batches(targets.refs, size)),
         (clean_task.submit(Batch(targets.posts[i:i + size], []), rules)  # cached remote items: already parsed
          for i in range(0, len(targets.posts), size)),
     )

@@ -47,8 +47,10 @@ def sources_for_paths(paths: list[str]) -> list[HexoDirSource]:
     return sources
 
 
-def _batches(refs: list[InputRef], size: int) -> list[list[InputRef]]:
-    return [refs[i:i + size] for i in range(0, len(refs), size)]
+def input_batches(refs: list[InputRef], size: int) -> Iterator[Batch]:
+    """`refs` in Batches of `size`: a Batch, not a list, so Prefect does not walk 1,000 refs per task call."""
+    for i in range(0, len(refs), size):
+        yield Batch(refs[i:i + size])
 
 
 @flow(name="ingest", log_prints=False)
@@ -85,8 +87,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     rejects = list(found.rejects)
     if found.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], found.rejects), summary.run_id))
-    cleaned = (prepare_task.submit(refs, config.encodings, zones, rules)
-               for refs in _batches(found.todo, config.batch_size))
+    cleaned = (prepare_task.submit(inputs, config.encodings, zones, rules)
+               for inputs in input_batches(found.todo, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(found.todo))
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()

@@ -12,13 +12,11 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
-from tasks.load import cleaned_batch
+from tasks.tables import cleaned_batch
 
 BLOCK_TAGS = frozenset(
     "p div h1 h2 h3 h4 h5 h6 blockquote li ul ol dl dt dd figure figcaption pre table thead tbody tr td th "
@@ -327,7 +325,3 @@ def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
         except RejectError as exc:
             rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, post.file_hash))
     return cleaned_batch(articles, rejects)
-
-
-clean_task = task(clean_posts, name="clean", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
-                  timeout_seconds=600)

@@ -20,8 +20,8 @@ from newsetl.feeds.state import SourceState, load_states, save_states
 from newsetl.models import Batch
 from newsetl.raw_cache import store_posts
 from newsetl.rules import load_rules
-from tasks.clean import clean_task
 from tasks.load import LoadCounts, load_task
+from tasks.prepare import clean_task
 from tasks.record import RunSummary
 
 # A reject at these stages means a whole URL yielded nothing: the run is partial.

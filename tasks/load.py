@@ -8,7 +8,6 @@ never leaves a half-loaded article.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import datetime, timezone
 
 import duckdb
@@ -17,7 +16,8 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from newsetl.models import Article, Batch, Reject
+from newsetl.models import Batch, Reject
+from tasks.tables import TS, ArticleKey, ArticleTables
 from warehouse.db import transaction
 
 
@@ -35,20 +35,6 @@ class LoadCounts:
         self.rejected += other.rejected
 
 
-TS = pa.timestamp("us", tz="UTC")
-CONTENT_SCHEMA = pa.schema([  # article columns the worker knows; the loader adds first_seen/updated/run
-    ("article_id", pa.string()), ("source", pa.string()), ("source_type", pa.string()),
-    ("locator", pa.string()), ("url", pa.string()), ("title", pa.string()), ("author", pa.string()),
-    ("published_at", TS), ("categories", pa.list_(pa.string())), ("editor", pa.string()),
-    ("origin", pa.string()), ("summary", pa.string()), ("body_text", pa.string()), ("body_html", pa.string()),
-    ("char_count", pa.int32()), ("paragraph_count", pa.int32()), ("image_count", pa.int32()),
-    ("content_hash", pa.string()), ("rules_version", pa.string()),
-])
-PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),
-                              ("text", pa.string())])
-IMAGE_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("role", pa.string()),
-                          ("url", pa.string()), ("alt", pa.string()), ("caption", pa.string()),
-                          ("roles", pa.list_(pa.string()))])
 SOURCE_FILE_SCHEMA = pa.schema([("source", pa.string()), ("locator", pa.string()), ("file_hash", pa.string()),
                                 ("size", pa.int64()), ("article_id", pa.string()), ("status", pa.string()),
                                 ("run_id", pa.string()), ("seen_at", TS)])
@@ -72,53 +58,6 @@ def _existing_hashes(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str
     finally:
         con.unregister("load_ids")
     return {row[0]: (row[1], row[2]) for row in rows}
-
-
-class ArticleTables:
-    """A cleaned batch as Arrow tables: built by the workers, so the single loader only inserts."""
-
-    __slots__ = ("articles", "paragraphs", "images")
-
-    def __init__(self, articles: pa.Table, paragraphs: pa.Table, images: pa.Table) -> None:
-        self.articles, self.paragraphs, self.images = articles, paragraphs, images
-
-
-def article_tables(articles: list[Article]) -> ArticleTables:
-    """Columnar Arrow tables for a batch of articles (and their paragraphs and images)."""
-    columns: dict[str, list] = {name: [] for name in CONTENT_SCHEMA.names}
-    paragraphs: dict[str, list] = {name: [] for name in PARAGRAPH_SCHEMA.names}
-    images: dict[str, list] = {name: [] for name in IMAGE_SCHEMA.names}
-    for a in articles:
-        for name in CONTENT_SCHEMA.names:
-            columns[name].append(getattr(a, name))
-        for position, (kind, text) in enumerate(a.paragraphs):
-            paragraphs["article_id"].append(a.article_id)
-            paragraphs["position"].append(position)
-            paragraphs["kind"].append(kind)
-            paragraphs["text"].append(text)
-        for image in a.images:
-            images["article_id"].append(a.article_id)
-            for name in ("position", "role", "url", "alt", "caption", "roles"):
-                images[name].append(getattr(image, name))
-    return ArticleTables(pa.table(columns, schema=CONTENT_SCHEMA), pa.table(paragraphs, schema=PARAGRAPH_SCHEMA),
-                         pa.table(images, schema=IMAGE_SCHEMA))
-
-
-class ArticleKey(NamedTuple):
-    """What the loader needs to know about a cleaned article besides its Arrow rows."""
-
-    article_id: str
-    content_hash: str
-    source: str
-    locator: str
-    file_hash: str
-
-
-def cleaned_batch(articles: list[Article], rejects: list[Reject]) -> Batch:
-    """A batch ready to load: article keys + Arrow tables (the Article objects can be freed)."""
-    articles = list({a.article_id: a for a in articles}.values())  # the same id twice: the last one wins
-    keys = [ArticleKey(a.article_id, a.content_hash, a.source, a.locator, a.file_hash) for a in articles]
-    return Batch(keys, rejects, article_tables(articles))
 
 
 def _only(table: pa.Table, ids: pa.Array) -> pa.Table:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from schedule_helpers import copy_posts, make, rows
 
 from flows.ingest import ingest
-from flows.runners import task_runner_for, with_runner
+from flows.runners import ProcessTaskRunner, task_runner_for, with_runner
 from newsetl.config import RunnerConfig
 
 CONTENT = ("SELECT article_id, source, locator, title, author, published_at, categories, body_text, body_html, "
@@ -22,7 +22,7 @@ CHILDREN = "SELECT article_id, position, kind, text FROM paragraphs ORDER BY ALL
 def test_runner_kinds_from_config() -> None:
     assert isinstance(task_runner_for(RunnerConfig()), ThreadPoolTaskRunner)
     process = task_runner_for(RunnerConfig(kind="processes", workers=3))
-    assert isinstance(process, ProcessPoolTaskRunner) and process._max_workers == 3
+    assert isinstance(process, ProcessTaskRunner) and process.workers == 3
     remote = task_runner_for(RunnerConfig(kind="dask", dask_address="tcp://127.0.0.1:8786"))
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://127.0.0.1:8786"
 
