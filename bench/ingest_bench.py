@@ -73,7 +73,7 @@ def bs4_loop(paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
-def compare_runners(paths_root: Path, count: int, batch_size: int) -> None:
+def compare_runners(paths_root: Path, count: int, batch_size: int, with_dask: bool = False) -> None:
     """read -> parse -> clean (no load) on each runner, in one run: posts/s and the process/thread ratio."""
     from zoneinfo import ZoneInfo
 
@@ -106,7 +106,10 @@ def compare_runners(paths_root: Path, count: int, batch_size: int) -> None:
     warm_up_task = task(name="bench-warm-up-task")(lambda: None)
     flow(name="bench-warm-up")(lambda: warm_up_task())()
     rates = {}
-    for kind, workers in (("threads", 1), ("threads", None), ("processes", None), ("processes", None)):
+    runs = [("threads", 1), ("threads", None), ("processes", None), ("processes", None)]
+    if with_dask:
+        runs.append(("dask", None))
+    for kind, workers in runs:
         runner_flow = flow(name=f"bench-prepare-{kind}")(prepare_all)
         runner_flow = runner_flow.with_options(task_runner=task_runner_for(RunnerConfig(kind=kind, workers=workers)))
         started = time.perf_counter()
@@ -131,7 +134,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated posts and warehouse")
     parser.add_argument("--workers", type=int, default=None, help="task runner workers (default: config's)")
     parser.add_argument("--compare-runners", action="store_true",
-                        help="only time read+parse+clean (no load) on the thread and process runners")
+                        help="only time read+parse+clean (no load) on the thread and process runners "
+                             "(and a Dask LocalCluster with --runner dask)")
     parser.add_argument("--analytics", action="store_true",
                         help="also run the reporting step (dedup, keywords, search index) inside the flow")
     args = parser.parse_args()
@@ -146,7 +150,7 @@ def main() -> None:
         paths = generate(work / "posts", args.posts)
         print(f"generated {len(paths)} posts in {time.perf_counter() - start:.1f} s under {work}")
         if args.compare_runners:
-            compare_runners(work / "posts", args.posts, args.batch_size)
+            compare_runners(work / "posts", args.posts, args.batch_size, args.runner == "dask")
             return
         runner = {"thread": "threads", "process": "processes", "dask": "dask"}[args.runner]
         config = config_from_dict({

@@ -7,6 +7,7 @@ DuckDB: the flow process is the warehouse's single writer.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 from typing import Any, Callable, TypeVar
@@ -17,7 +18,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from newsetl.config import Config, RunnerConfig
 from newsetl.errors import ConfigError
-from newsetl.worker_pool import pickled, run_in_worker, worker_pool
+from newsetl.worker_pool import WorkerTimeout, pickled, run_in_worker, run_pickled, worker_pool
 
 F = TypeVar("F", bound=Flow)
 
@@ -26,23 +27,60 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-class ProcessTaskRunner(ThreadPoolTaskRunner):
-    """Task runs orchestrated in the flow process; their bodies run on a warm pool of worker processes.
+class OffloadingTaskRunner(ThreadPoolTaskRunner):
+    """Task runs orchestrated in the flow process; only their functions run on workers elsewhere.
 
-    Prefect's own ProcessPoolTaskRunner runs the whole task engine in each worker. Measured here on 20k posts
-    (2 cores): its workers started their first batch 4.2 s after submission (a fresh interpreter importing
-    Prefect and connecting to the API) and spent 0.3-0.5 s of engine work between batches, so two processes
-    were slower than one thread (0.92x). Here the task engine stays in the flow process, where Prefect is
-    warm, and only the task's function crosses to a worker (newsetl/worker_pool.py): states, retries and
-    artifacts are as with threads, and the workers only compute. A call past the task's `timeout_seconds`
-    has its worker processes stopped, which threads cannot do.
+    Prefect's own ProcessPoolTaskRunner and prefect-dask's DaskTaskRunner run the whole task engine in each
+    worker. Measured here on 20k posts (2 cores): Prefect's process-pool workers started their first batch
+    4.2 s after submission (a fresh interpreter importing Prefect and connecting to the API) and spent
+    0.3-0.5 s of engine work between batches, so two processes were slower than one thread (0.92x);
+    DaskTaskRunner on a 2-worker LocalCluster ran at 572 posts/s, 0.4x one thread. Here the task engine
+    stays in the flow process, where Prefect is warm, and only the task's function (by reference) and its
+    arguments cross to a worker: task runs, states, retries and artifacts are as with threads, and the
+    workers need neither Prefect nor access to its API.
     """
 
     def __init__(self, workers: int) -> None:
-        # Two task-run threads per process: while one run reports its state, the next batch is already queued.
+        # Two task-run threads per worker: while one run reports its state, the next batch is already queued.
         super().__init__(max_workers=2 * workers)
         self.workers = workers
         self._offloaded: dict[int, Task] = {}
+
+    def call(self, function: bytes, args: tuple, kwargs: dict, timeout: float | None) -> Any:
+        """Run the cloudpickled `function` on a worker and return its result (or raise its exception)."""
+        raise NotImplementedError
+
+    def submit(self, task: Task, parameters: dict[str, Any], wait_for: Any = None,
+               dependencies: Any = None) -> PrefectConcurrentFuture:
+        return super().submit(self._offloaded_task(task), parameters, wait_for, dependencies)
+
+    def _offloaded_task(self, task: Task) -> Task:
+        """`task` with its function running on the workers (made once per task for the run)."""
+        if task.isasync:
+            return task
+        offloaded = self._offloaded.get(id(task))
+        if offloaded is None:
+            offloaded = task.with_options()
+            offloaded.fn = self._on_workers(task.fn, task.timeout_seconds)
+            offloaded.timeout_seconds = None  # enforced by `call`, which can stop a stuck worker process
+            self._offloaded[id(task)] = offloaded
+        return offloaded
+
+    def _on_workers(self, fn: Callable, timeout: float | None) -> Callable:
+        function = pickled(fn)
+
+        @functools.wraps(fn)  # keeps fn's signature, which Prefect binds the parameters to
+        def on_a_worker(*args: Any, **kwargs: Any) -> Any:
+            return self.call(function, args, kwargs, timeout)
+
+        return on_a_worker
+
+
+class ProcessTaskRunner(OffloadingTaskRunner):
+    """Task functions on the warm pool of local worker processes (newsetl/worker_pool.py).
+
+    A call past the task's `timeout_seconds` has its worker processes stopped, which threads cannot do.
+    """
 
     def duplicate(self) -> "ProcessTaskRunner":
         return type(self)(self.workers)
@@ -52,31 +90,59 @@ class ProcessTaskRunner(ThreadPoolTaskRunner):
         worker_pool(self.workers)  # start the processes now, while the flow is still discovering input
         return self
 
-    def submit(self, task: Task, parameters: dict[str, Any], wait_for: Any = None,
-               dependencies: Any = None) -> PrefectConcurrentFuture:
-        return super().submit(self._in_workers(task), parameters, wait_for, dependencies)
-
-    def _in_workers(self, task: Task) -> Task:
-        """`task` with its function running on the worker pool (cached per task for the run)."""
-        if task.isasync:
-            return task
-        offloaded = self._offloaded.get(id(task))
-        if offloaded is None:
-            offloaded = task.with_options()
-            offloaded.fn = _runs_in_worker(task.fn, self.workers, task.timeout_seconds)
-            offloaded.timeout_seconds = None  # enforced by the worker pool, which can stop a stuck call
-            self._offloaded[id(task)] = offloaded
-        return offloaded
+    def call(self, function: bytes, args: tuple, kwargs: dict, timeout: float | None) -> Any:
+        return run_in_worker(self.workers, function, args, kwargs, timeout)
 
 
-def _runs_in_worker(fn: Callable, workers: int, timeout: float | None) -> Callable:
-    function = pickled(fn)
+class DaskTaskRunner(OffloadingTaskRunner):
+    """Task functions on a Dask cluster: the one at `address`, or a LocalCluster of `workers` processes.
 
-    @functools.wraps(fn)  # keeps fn's signature, which Prefect binds the parameters to
-    def in_worker_process(*args: Any, **kwargs: Any) -> Any:
-        return run_in_worker(workers, function, args, kwargs, timeout)
+    The cluster's workers need newsetl installed (they import `tasks.worker`), not Prefect's API. A call
+    past its timeout fails its task run; Dask cannot stop the running function, which finishes unseen.
+    """
 
-    return in_worker_process
+    def __init__(self, workers: int, address: str | None = None) -> None:
+        super().__init__(workers)
+        self.address = address
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def duplicate(self) -> "DaskTaskRunner":
+        return type(self)(self.workers, self.address)
+
+    def __enter__(self) -> "DaskTaskRunner":
+        from distributed import Client, LocalCluster
+
+        super().__enter__()
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # not its INFO start/stop chatter
+        if self.address:
+            self._client = Client(self.address)
+        else:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=logging.ERROR)
+            self._client = Client(self._cluster)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._client = self._cluster = None
+
+    def call(self, function: bytes, args: tuple, kwargs: dict, timeout: float | None) -> Any:
+        from distributed import wait
+
+        future = self._client.submit(run_pickled, function, args, kwargs, pure=False)
+        try:
+            wait([future], timeout=timeout)
+        except TimeoutError:
+            future.cancel()
+            raise WorkerTimeout(f"did not finish within {timeout:g} s on the Dask cluster") from None
+        return future.result()
 
 
 def task_runner_for(runner: RunnerConfig) -> TaskRunner:
@@ -88,15 +154,9 @@ def task_runner_for(runner: RunnerConfig) -> TaskRunner:
         return ThreadPoolTaskRunner(max_workers=runner.workers or 1)
     if runner.kind == "processes":
         return ProcessTaskRunner(workers)
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:
-        raise ConfigError("runner.kind: dask needs prefect-dask: pip install 'newsetl[dask]'") from None
-    if runner.dask_address:
-        return DaskTaskRunner(address=runner.dask_address)
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None})
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError("runner.kind: dask needs dask.distributed: pip install 'newsetl[dask]'")
+    return DaskTaskRunner(workers, runner.dask_address)
 
 
 def with_runner(flow: F, config: Config) -> F:
