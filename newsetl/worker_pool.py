@@ -6,10 +6,9 @@ machine). The pool lives as long as the process that started it: flows called re
 (a test session, a notebook, the benchmark) pay the start-up once. `newsetl serve` runs each scheduled run
 in a fresh process (Prefect's runner), so there each run starts its pool, which takes ~0.3 s.
 
-Results come back by pickle protocol 5: the small pickle travels through the pool's pipe, while large
-out-of-band buffers (the Arrow tables of a cleaned batch, ~14 MB per 1,000 posts) are written to a spool
-file in shared memory and memory-mapped by the flow process. The flow process then copies nothing: through
-the pipe its GIL-bound result thread read and unpickled every byte while the worker waited to hand over.
+Results come back through the pool's pipe as ordinary pickles. (A spool file in /dev/shm, memory-mapped
+by the flow process, was tried: it saved the flow process 0.3 s of CPU per 20k posts and no wall time,
+and a killed run could leave files behind in shared memory, so it was taken out again.)
 
 A worker that dies, or a call that runs past its timeout, breaks the pool: it is discarded (its processes
 killed) and the next call starts a fresh one, so a retried task run gets healthy workers.
@@ -17,21 +16,18 @@ killed) and the next call starts a fresh one, so a retried task run gets healthy
 
 from __future__ import annotations
 
-import mmap
 import multiprocessing
 import os
-import pickle
-import tempfile
+import sys
 import threading
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cloudpickle
 
 PRELOAD = ["newsetl.worker_pool", "tasks.worker"]  # imported once by the forkserver, inherited by each fork
-SPOOL = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
-ALIGN = 64  # Arrow's buffer alignment
 WORKER_NICENESS = 10
 
 _lock = threading.Lock()
@@ -60,6 +56,26 @@ def _lower_priority() -> None:
     os.nice(WORKER_NICENESS)
 
 
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """While the pool starts its processes, hide the path of the `__main__` script.
+
+    spawn and forkserver children re-run the parent's main script (as `__mp_main__`) before doing anything
+    else. For the `newsetl` console script that means importing the whole CLI, Prefect included (~1 s and
+    ~100 MB per worker), which the workers never use. Their functions are importable by reference instead.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:  # `python -m x`: x.__main__ is not re-run
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _ready() -> None:
     """A no-op whose only job is to make the pool start a worker process now."""
 
@@ -73,8 +89,9 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
                 _pool.shutdown(wait=False, cancel_futures=True)
             _pool, _workers = ProcessPoolExecutor(workers, mp_context=_context(),
                                                    initializer=_lower_priority), workers
-            for _ in range(workers):  # start every process now, while the flow is still discovering input
-                _pool.submit(_ready)
+            with _main_script_hidden():  # every process starts here: now, while the flow discovers input
+                for _ in range(workers):
+                    _pool.submit(_ready)
         return _pool
 
 
@@ -104,38 +121,6 @@ def run_pickled(function: bytes, args: tuple, kwargs: dict) -> Any:
     return cloudpickle.loads(function)(*args, **kwargs)
 
 
-def _call(function: bytes, args: tuple, kwargs: dict) -> tuple[bytes, str | None, list[int]]:
-    """Run in a worker: call the function; return its pickle, the spool file of its buffers, their sizes."""
-    result = run_pickled(function, args, kwargs)
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
-    if not buffers:
-        return data, None, []
-    sizes = [buffer.raw().nbytes for buffer in buffers]
-    fd, path = tempfile.mkstemp(prefix="newsetl-result-", dir=SPOOL)
-    with os.fdopen(fd, "wb") as spool:
-        for buffer, size in zip(buffers, sizes):
-            spool.write(buffer.raw())
-            spool.write(bytes(-size % ALIGN))
-    return data, path, sizes
-
-
-def _result(data: bytes, path: str | None, sizes: list[int]) -> Any:
-    """In the flow process: unpickle a worker's result, its buffers mapped from the spool file."""
-    if path is None:
-        return pickle.loads(data)
-    try:
-        with open(path, "rb") as spool:
-            mapped = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) if any(sizes) else b""
-    finally:
-        os.unlink(path)  # the mapping outlives the name; the memory is freed with the last table using it
-    view, offset, buffers = memoryview(mapped), 0, []
-    for size in sizes:
-        buffers.append(view[offset:offset + size])
-        offset += size + (-size % ALIGN)
-    return pickle.loads(data, buffers=buffers)
-
-
 def run_in_worker(workers: int, function: bytes, args: tuple, kwargs: dict,
                   timeout: float | None = None) -> Any:
     """Run the cloudpickled `function` on one of the shared pool's processes and return its result.
@@ -145,16 +130,16 @@ def run_in_worker(workers: int, function: bytes, args: tuple, kwargs: dict,
     """
     pool = worker_pool(workers)
     try:
-        future = pool.submit(_call, function, args, kwargs)
+        future = pool.submit(run_pickled, function, args, kwargs)
     except (BrokenProcessPool, RuntimeError):  # broken or discarded by another call since we got it
         discard(pool)
         pool = worker_pool(workers)
-        future = pool.submit(_call, function, args, kwargs)
+        future = pool.submit(run_pickled, function, args, kwargs)
     if not wait([future], timeout=timeout).done:
         discard(pool, kill=True)
         raise WorkerTimeout(f"did not finish within {timeout:g} s; its worker processes were stopped")
     try:
-        return _result(*future.result())
+        return future.result()
     except BrokenProcessPool:
         discard(pool)
         raise

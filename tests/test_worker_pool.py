@@ -1,8 +1,10 @@
-"""The process runner's worker pool: results by spool file, errors as raised, timeouts and dead workers."""
+"""The process runner's worker pool: results, errors as raised, timeouts, dead workers, lean workers."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -16,19 +18,16 @@ from flows.runners import ProcessTaskRunner
 from newsetl import worker_pool
 from newsetl.worker_pool import WorkerTimeout, pickled, run_in_worker
 
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 
-def _spool_files() -> set[Path]:
-    return set(Path(worker_pool.SPOOL).glob("newsetl-result-*"))
 
-
-def test_result_buffers_come_back_through_a_spool_file_that_is_removed() -> None:
-    before = _spool_files()
+def test_an_arrow_result_comes_back_from_another_process() -> None:
     pid, table = run_in_worker(2, pickled(worker_funcs.arrow_rows), (50_000,), {})
     assert pid != os.getpid()
     assert table.num_rows == 50_000
     assert table.column("text")[49_999].as_py() == "row 49999"
     assert table.column("n").to_pylist()[:3] == [0, 1, 2]
-    assert _spool_files() == before
 
 
 def test_workers_import_neither_prefect_nor_duckdb() -> None:
@@ -36,6 +35,26 @@ def test_workers_import_neither_prefect_nor_duckdb() -> None:
     loaded = run_in_worker(2, pickled(worker_funcs.modules), (), {})
     assert "tasks.worker" in loaded and "lxml.html" in loaded
     assert not [m for m in loaded if m.split(".")[0] in ("prefect", "duckdb", "pydantic")]
+
+
+def test_workers_do_not_rerun_the_main_script(tmp_path: Path) -> None:
+    """A worker started by a script (the `newsetl` console script) must not import that script's imports."""
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        "import sys\n"
+        "sys.path[:0] = [%r, %r]\n"
+        "import marker_module_for_test  # noqa: must stay in the parent\n"
+        "from newsetl.worker_pool import pickled, run_in_worker\n"
+        "import worker_funcs\n"
+        "if __name__ == '__main__':\n"
+        "    loaded = run_in_worker(1, pickled(worker_funcs.modules), (), {})\n"
+        "    files = run_in_worker(1, pickled(worker_funcs.main_files), (), {})\n"
+        "    print('marker_module_for_test' in loaded, str(__file__) in files)\n" % (str(ROOT), str(TESTS)))
+    (tmp_path / "marker_module_for_test.py").write_text("")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
 
 
 def test_an_exception_in_the_worker_is_raised_as_it_was() -> None:

@@ -54,3 +54,8 @@ def dies_once(marker: str) -> int:
         path.write_text("died")
         os._exit(7)
     return os.getpid()
+
+
+def main_files() -> list[str | None]:
+    """The files behind this process's main modules (None when there is none)."""
+    return [getattr(sys.modules.get(name), "__file__", None) for name in ("__main__", "__mp_main__")]
