@@ -4,6 +4,7 @@
   private, link-local and reserved addresses (unless allow-listed) and connects to the checked address,
   so every redirect hop and every new connection is checked (see `newsetl.images.guard`).
 - `parse_retry_after(...)`: seconds from a Retry-After header.
+- `retry_delay(...)`: seconds before the next try: the server's Retry-After, or jittered exponential backoff.
 
 `guarded_transport(..., lifo_pool=True)` swaps httpcore's connection pool for `LifoPool`, a free list of
 keep-alive HTTP/1.1 connections per origin. httpcore's pool rescans every connection for every queued
@@ -16,6 +17,7 @@ are already bounded (the image fetcher's global and per-host semaphores).
 from __future__ import annotations
 
 import email.utils
+import random
 import ssl
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -26,7 +28,8 @@ import httpx
 
 from newsetl.images.guard import AddressPolicy, BlockedAddress, GuardedBackend
 
-__all__ = ["AddressPolicy", "BlockedAddress", "GuardedBackend", "guarded_transport", "parse_retry_after"]
+__all__ = ["AddressPolicy", "BlockedAddress", "GuardedBackend", "guarded_transport", "parse_retry_after",
+           "retry_delay"]
 
 
 def guarded_transport(
@@ -165,3 +168,14 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def retry_delay(tries: int, retry_after: float | None, *, backoff: float, backoff_max: float,
+                retry_after_max: float) -> float | None:
+    """Seconds before try `tries + 1`; None when the server asks for longer than `retry_after_max`.
+
+    Without a Retry-After: `backoff` doubled per try, capped at `backoff_max`, jittered by 0.5-1.5x.
+    """
+    if retry_after is not None:
+        return None if retry_after > retry_after_max else retry_after
+    return min(backoff_max, min(backoff_max, backoff * 2 ** (tries - 1)) * random.uniform(0.5, 1.5))

@@ -15,7 +15,7 @@ from newsetl.errors import ConfigError
 from newsetl.images.guard import AddressPolicy
 from newsetl.images.urls import decode_data_uri, normalize
 from newsetl.images.verify import NotAnImage, inspect, sniff, thumbnail
-from newsetl.net import parse_retry_after
+from newsetl.net import parse_retry_after, retry_delay
 
 
 # -- URL keys ---------------------------------------------------------------------------------------------
@@ -151,6 +151,16 @@ def test_parse_retry_after():
     assert 25 <= parse_retry_after(later) <= 31
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_retry_delay_backs_off_with_jitter_and_honours_retry_after():
+    limits = {"backoff": 0.5, "backoff_max": 30.0, "retry_after_max": 120.0}
+    for tries, low, high in ((1, 0.25, 0.75), (2, 0.5, 1.5), (3, 1.0, 3.0), (10, 15.0, 30.0)):
+        delays = [retry_delay(tries, None, **limits) for _ in range(200)]
+        assert low <= min(delays) and max(delays) <= high
+        assert max(delays) - min(delays) > (high - low) / 4  # jittered, not a fixed delay
+    assert retry_delay(1, 42.0, **limits) == 42.0           # the server's Retry-After wins
+    assert retry_delay(1, 121.0, **limits) is None          # longer than we wait: give up for this run
 
 
 def test_images_config_defaults_and_errors(tmp_path: Path):

@@ -1,8 +1,8 @@
 """Conditional HTTP GET for feeds and post files, with the image fetcher's SSRF guard, retries and limits.
 
-There is no shared `newsetl/net.py` yet, so this module holds the small HTTP policy feeds need:
-- the connection layer is `newsetl.images.guard.GuardedBackend`: loopback, private, link-local and reserved
-  addresses are refused on every hop unless allow-listed, so a redirect cannot reach them either;
+The transport, Retry-After parsing and backoff are shared with the image fetcher (`newsetl/net.py`):
+- the connection layer refuses loopback, private, link-local and reserved addresses on every hop unless
+  allow-listed, so a redirect cannot reach them either;
 - redirects are followed by hand, at most `max_redirects`, http(s) only, loops refused;
 - timeouts, connection errors, 429 (honouring Retry-After) and 5xx are retried with exponential backoff and
   jitter; other 4xx are final;
@@ -15,14 +15,12 @@ returns `Fetched` or raises `FetchFailed(reason)` with a one-line reason.
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from newsetl.images.fetcher import parse_retry_after
-from newsetl.images.guard import AddressPolicy, BlockedAddress, GuardedBackend
+from newsetl.net import BlockedAddress, guarded_transport, parse_retry_after, retry_delay
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -100,18 +98,10 @@ class Fetcher:
         self.client: httpx.AsyncClient | None = None
         self.slots = asyncio.Semaphore(policy.concurrency)
 
-    def _transport(self) -> httpx.AsyncHTTPTransport:
-        transport = httpx.AsyncHTTPTransport(retries=0, trust_env=False)
-        pool = getattr(transport, "_pool", None)
-        if pool is None or not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an httpx upgrade
-            raise RuntimeError("cannot install the address guard on this httpx version")
-        pool._network_backend = GuardedBackend(AddressPolicy(self.policy.block_private, self.policy.allow_hosts))
-        return transport
-
     async def __aenter__(self) -> "Fetcher":
         p = self.policy
         self.client = httpx.AsyncClient(
-            transport=self._transport(), follow_redirects=False, trust_env=False,
+            transport=guarded_transport(block_private=p.block_private, allow_hosts=p.allow_hosts), follow_redirects=False, trust_env=False,
             timeout=httpx.Timeout(connect=p.connect_timeout, read=p.read_timeout, write=p.read_timeout,
                                   pool=p.total_timeout),
             headers={"User-Agent": p.user_agent, "Accept": self.accept},
@@ -148,9 +138,8 @@ class Fetcher:
 
     def _delay(self, tries: int, retry_after: float | None) -> float | None:
         p = self.policy
-        if retry_after is not None:
-            return None if retry_after > p.retry_after_max else retry_after
-        return min(p.backoff_max, p.backoff * 2 ** (tries - 1) * random.uniform(0.5, 1.5))
+        return retry_delay(tries, retry_after, backoff=p.backoff, backoff_max=p.backoff_max,
+                           retry_after_max=p.retry_after_max)
 
     async def _attempt(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
         """One try: the request, its redirects and the body."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from newsetl.images.guard import BlockedAddress
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import FETCHABLE_SCHEMES, decode_data_uri
 from newsetl.images.verify import NotAnImage, inspect, thumbnail
-from newsetl.net import guarded_transport, parse_retry_after
+from newsetl.net import guarded_transport, parse_retry_after, retry_delay
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8,*/*;q=0.5"
@@ -272,10 +271,8 @@ class ImageFetcher:
     def _delay(self, tries: int, retry_after: float | None) -> float | None:
         """Seconds before the next try; None when the server asks for longer than we will wait."""
         cfg = self.cfg
-        if retry_after is not None:
-            return None if retry_after > cfg.retry_after_max else retry_after
-        base = min(cfg.backoff_max, cfg.backoff * (2 ** (tries - 1)))
-        return min(cfg.backoff_max, base * random.uniform(0.5, 1.5))
+        return retry_delay(tries, retry_after, backoff=cfg.backoff, backoff_max=cfg.backoff_max,
+                           retry_after_max=cfg.retry_after_max)
 
     async def _attempt(self, job: FetchJob) -> _Body:
         """One try: the request, its redirects and the body. Raises _Retryable or _Final."""
