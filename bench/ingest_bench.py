@@ -16,6 +16,7 @@ the process runner, in one process; target: processes >= 1.6x threads on 2 cores
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import resource
@@ -184,6 +185,14 @@ def main() -> None:
         print(f"no-op rerun: {rerun_seconds:.1f} s = {100 * rerun_seconds / first_seconds:.1f} % of the first run "
               f"({rerun['unchanged']} unchanged) [target <= 10 %]")
         print(f"peak memory (this process): {peak_mb:.0f} MB [target < 1500 MB]")
+        if args.runner == "process":
+            import psutil
+
+            from newsetl.worker_pool import worker_pool
+
+            workers = worker_pool(args.workers or os.cpu_count() or 1)._processes.values()
+            rss = [psutil.Process(p.pid).memory_info().rss / 2**20 for p in workers]
+            print(f"worker processes now: {len(rss)} x {max(rss):.0f} MB RSS (largest)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
