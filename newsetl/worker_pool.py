@@ -36,7 +36,7 @@ _workers = 0
 
 
 class WorkerTimeout(TimeoutError):
-    """A call ran past its timeout; the pool's processes were killed so it cannot run on unseen."""
+    """A call ran past its timeout (the process pool stops its workers; on Dask it finishes unseen)."""
 
 
 def _context() -> multiprocessing.context.BaseContext:
