@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from newsetl.models import ParsedPost
+from warehouse.db import staged
 
 SCHEMA = pa.schema([("article_id", pa.string()), ("source", pa.string()), ("source_type", pa.string()),
                     ("locator", pa.string()), ("post", pa.string()), ("stored_at", pa.timestamp("us", "UTC"))])
@@ -36,11 +37,8 @@ def store_posts(con: duckdb.DuckDBPyConnection, posts: list[ParsedPost]) -> int:
     table = pa.Table.from_pylist([{"article_id": p.article_id, "source": p.source, "source_type": p.source_type,
                                    "locator": p.locator, "post": _to_json(p), "stored_at": now}
                                   for p in {p.article_id: p for p in posts}.values()], schema=SCHEMA)
-    con.register("raw_stage", table)
-    try:
+    with staged(con, "raw_stage", table):
         con.execute("INSERT OR REPLACE INTO raw_posts BY NAME SELECT * FROM raw_stage")
-    finally:
-        con.unregister("raw_stage")
     return table.num_rows
 
 
@@ -48,10 +46,7 @@ def cached_posts(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) ->
     """Cached posts by (source, locator) for the given keys."""
     if not keys:
         return {}
-    con.register("raw_keys", pa.table({"source": [k[0] for k in keys], "locator": [k[1] for k in keys]}))
-    try:
+    with staged(con, "raw_keys", pa.table({"source": [k[0] for k in keys], "locator": [k[1] for k in keys]})):
         found = con.execute("SELECT r.source, r.locator, r.post FROM raw_posts r "
                             "JOIN raw_keys USING (source, locator)").fetchall()
-    finally:
-        con.unregister("raw_keys")
     return {(source, locator): _from_json(post) for source, locator, post in found}

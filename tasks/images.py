@@ -32,7 +32,7 @@ from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob, FetchResult, ImageFetcher
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import normalize
-from warehouse.db import transaction
+from warehouse.db import staged, transaction
 
 FLUSH_EVERY = 500
 
@@ -143,9 +143,8 @@ def register_images(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None
                 "reason": ("unsupported_scheme" if "scheme" in (target.error or "") else "invalid_url") if invalid else None,
                 "error": target.error,
             })
-        staged = pa.Table.from_pylist(links, schema=LINK_SCHEMA)
-        with transaction(con):
-            con.register("_image_links", staged)
+        link_rows = pa.Table.from_pylist(links, schema=LINK_SCHEMA)
+        with transaction(con), staged(con, "_image_links", link_rows):
             before = con.execute("SELECT count(*) FROM image_fetches").fetchone()[0]
             con.execute(
                 "INSERT INTO image_fetches (url, host, status, reason, error, attempts, checked_at, first_seen_at, run_id) "
@@ -160,7 +159,6 @@ def register_images(con: duckdb.DuckDBPyConnection, *, run_id: str | None = None
                 "WHERE article_images.article_id = l.article_id AND article_images.url = l.url "
                 "AND article_images.fetch_url IS NULL"
             )
-            con.unregister("_image_links")
             link_article_images(con)
     else:
         link_article_images(con)
@@ -347,21 +345,18 @@ def load_results(
                 "path": f"{prefix}/{t.path}",
             }
     with transaction(con):
-        con.register("_fetch_rows", pa.Table.from_pylist(fetch_rows, schema=FETCH_SCHEMA))
         columns = ", ".join(name for name, _ in _FETCH_COLUMNS)
-        con.execute(f"INSERT OR REPLACE INTO image_fetches ({columns}) SELECT {columns} FROM _fetch_rows")
-        con.unregister("_fetch_rows")
+        with staged(con, "_fetch_rows", pa.Table.from_pylist(fetch_rows, schema=FETCH_SCHEMA)):
+            con.execute(f"INSERT OR REPLACE INTO image_fetches ({columns}) SELECT {columns} FROM _fetch_rows")
         if images:
-            con.register("_image_rows", pa.Table.from_pylist(list(images.values()), schema=IMAGE_SCHEMA))
-            con.execute(
-                "INSERT INTO images SELECT * FROM _image_rows "
-                "ON CONFLICT (sha256) DO UPDATE SET path = excluded.path"
-            )
-            con.unregister("_image_rows")
+            with staged(con, "_image_rows", pa.Table.from_pylist(list(images.values()), schema=IMAGE_SCHEMA)):
+                con.execute(
+                    "INSERT INTO images SELECT * FROM _image_rows "
+                    "ON CONFLICT (sha256) DO UPDATE SET path = excluded.path"
+                )
         if thumbs:
-            con.register("_thumb_rows", pa.Table.from_pylist(list(thumbs.values()), schema=THUMB_SCHEMA))
-            con.execute("INSERT OR REPLACE INTO image_thumbnails SELECT * FROM _thumb_rows")
-            con.unregister("_thumb_rows")
+            with staged(con, "_thumb_rows", pa.Table.from_pylist(list(thumbs.values()), schema=THUMB_SCHEMA)):
+                con.execute("INSERT OR REPLACE INTO image_thumbnails SELECT * FROM _thumb_rows")
 
 
 # -- run --------------------------------------------------------------------------------------------------

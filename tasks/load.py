@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newsetl.models import Batch, Reject
 from tasks.tables import TS, ArticleKey, ArticleTables
-from warehouse.db import transaction
+from warehouse.db import staged, transaction
 
 
 @dataclass(slots=True)
@@ -49,14 +49,11 @@ def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
 def _existing_hashes(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, tuple[str, datetime]]:
     if not ids:
         return {}
-    con.register("load_ids", pa.table({"article_id": pa.array(ids, pa.string())}))
-    try:
+    with staged(con, "load_ids", pa.table({"article_id": pa.array(ids, pa.string())})):
         rows = con.execute(
             "SELECT a.article_id, a.content_hash, a.first_seen_at FROM articles a "
             "JOIN load_ids USING (article_id)"
         ).fetchall()
-    finally:
-        con.unregister("load_ids")
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
@@ -66,11 +63,8 @@ def _only(table: pa.Table, ids: pa.Array) -> pa.Table:
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, verb: str = "INSERT") -> None:
     if data.num_rows:
-        con.register("load_stage", data)
-        try:
+        with staged(con, "load_stage", data):
             con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM load_stage")
-        finally:
-            con.unregister("load_stage")
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force: bool = False) -> LoadCounts:
@@ -103,12 +97,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
             rows = rows.append_column(pa.field("first_seen_at", TS), pa.array(first_seen, TS)) \
                 .append_column(pa.field("updated_at", TS), pa.array([now] * rows.num_rows, TS)) \
                 .append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
-            con.register("changed_ids", pa.table({"article_id": ids}))
-            try:
+            with staged(con, "changed_ids", pa.table({"article_id": ids})):
                 for child in ("paragraphs", "article_images"):
                     con.execute(f"DELETE FROM {child} WHERE article_id IN (SELECT article_id FROM changed_ids)")
-            finally:
-                con.unregister("changed_ids")
             _insert(con, "articles", rows, "INSERT OR REPLACE")
             _insert(con, "paragraphs", _only(tables.paragraphs, ids))
             _insert(con, "article_images", _only(tables.images, ids))

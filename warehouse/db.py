@@ -56,6 +56,16 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+@contextmanager
+def staged(con: duckdb.DuckDBPyConnection, name: str, table: object) -> Iterator[str]:
+    """`table` (Arrow) visible to SQL as `name` for the block; unregistered when it ends, even on error."""
+    con.register(name, table)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"

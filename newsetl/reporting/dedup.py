@@ -18,7 +18,7 @@ import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
 from newsetl.reporting.text import normalize
-from warehouse.db import transaction
+from warehouse.db import staged, transaction
 
 SCHEME = "affine32"
 SEED = 1
@@ -184,12 +184,9 @@ def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) 
         "params": [settings.params] * len(stale),
         "signature": _signature_column(sigs, settings.num_perm),
     })
-    con.register("new_minhash", table)
-    try:
+    with staged(con, "new_minhash", table):
         con.execute("DELETE FROM article_minhash WHERE article_id IN (SELECT article_id FROM new_minhash)")
         con.execute("INSERT INTO article_minhash SELECT * FROM new_minhash")
-    finally:
-        con.unregister("new_minhash")
     return len(stale)
 
 
@@ -217,8 +214,7 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
             "article_id": ids,
             "similarity": [sim for _, sim in groups],
         })
-        con.register("new_clusters", table)
-        try:  # write only the rows that changed: a rerun with nothing new writes nothing
+        with staged(con, "new_clusters", table):  # write only the rows that changed: a no-op rerun writes nothing
             con.execute(
                 """
                 DELETE FROM story_clusters WHERE article_id NOT IN (
@@ -228,8 +224,6 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
             )
             con.execute("INSERT INTO story_clusters SELECT * FROM new_clusters "
                         "WHERE article_id NOT IN (SELECT article_id FROM story_clusters)")
-        finally:
-            con.unregister("new_clusters")
     sizes: dict[int, int] = {}
     for root, _ in groups:
         sizes[root] = sizes.get(root, 0) + 1

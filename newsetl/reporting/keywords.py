@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from newsetl.reporting.text import keyword_terms, search_terms
-from warehouse.db import transaction
+from warehouse.db import staged, transaction
 
 CHUNK = 2000
 BODY_CACHE = 1000  # segmented bodies kept for reposts
@@ -94,17 +94,12 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
             """
         ).fetchall()
         # Old tokens of changed articles go in one pass over article_tokens (not one per chunk).
-        con.register("stale_ids", pa.table({"article_id": pa.array([row[0] for row in stale], type=pa.string())}))
-        try:
+        with staged(con, "stale_ids", pa.table({"article_id": pa.array([row[0] for row in stale], type=pa.string())})):
             con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM stale_ids)")
-        finally:
-            con.unregister("stale_ids")
         bodies = _BodyCache()
         for start in range(0, len(stale), CHUNK):
             docs, tokens = _segment(stale[start:start + CHUNK], bodies)
-            con.register("new_docs", docs)
-            con.register("new_tokens", tokens)
-            try:
+            with staged(con, "new_docs", docs), staged(con, "new_tokens", tokens):
                 changed += con.execute(
                     """
                     SELECT count(*) FROM new_docs AS n LEFT JOIN search_documents AS s USING (article_id)
@@ -115,9 +110,6 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
                 con.execute("DELETE FROM search_documents WHERE article_id IN (SELECT article_id FROM new_docs)")
                 con.execute("INSERT INTO search_documents SELECT * FROM new_docs")
                 con.execute("INSERT INTO article_tokens SELECT * FROM new_tokens")
-            finally:
-                con.unregister("new_docs")
-                con.unregister("new_tokens")
     return TokenRefresh(len(stale), changed)
 
 
