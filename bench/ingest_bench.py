@@ -16,7 +16,6 @@ the process runner, in one process; target: processes >= 1.6x threads on 2 cores
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import resource
@@ -188,9 +187,10 @@ def main() -> None:
         if args.runner == "process":
             import psutil
 
+            from flows.runners import default_workers
             from newsetl.worker_pool import worker_pool
 
-            workers = worker_pool(args.workers or os.cpu_count() or 1)._processes.values()
+            workers = worker_pool(args.workers or default_workers())._processes.values()
             rss = [psutil.Process(p.pid).memory_info().rss / 2**20 for p in workers]
             print(f"worker processes now: {len(rss)} x {max(rss):.0f} MB RSS (largest)")
     finally:
