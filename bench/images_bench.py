@@ -176,8 +176,8 @@ def run_step(urls: list[str], workdir: str, concurrency: int, fsync: bool, out: 
 
     import pyarrow as pa
 
-    from tasks.images import fetch_images
-    from warehouse.db import connect_writer
+    from newsetl.tasks.images import fetch_images
+    from newsetl.warehouse.db import connect_writer
 
     config = _config(Path(workdir), concurrency, fsync)
     con = connect_writer(config.resolve(config.warehouse))

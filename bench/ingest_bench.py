@@ -79,13 +79,13 @@ def compare_runners(paths_root: Path, count: int, batch_size: int, with_dask: bo
 
     from prefect import flow, task
 
-    from flows.ingest import input_batches
-    from flows.runners import task_runner_for
+    from newsetl.flows.ingest import input_batches
+    from newsetl.flows.runners import task_runner_for
     from newsetl.config import HexoDirSource, RunnerConfig
     from newsetl.rules import load_rules
-    from tasks.discover import discover_sources
-    from tasks.prepare import prepare_task
-    from tasks.worker import prepare_batch
+    from newsetl.posts.discover import discover_sources
+    from newsetl.tasks.posts import prepare_task
+    from newsetl.posts.pipeline import prepare_batch
 
     source = HexoDirSource(name="bench", path=paths_root)
     refs = discover_sources([(source, paths_root)], {}).todo
@@ -140,8 +140,8 @@ def main() -> None:
                         help="also run the reporting step (dedup, keywords, search index) inside the flow")
     args = parser.parse_args()
 
-    from flows.ingest import ingest as ingest_flow
-    from flows.runners import with_runner
+    from newsetl.flows.ingest import ingest as ingest_flow
+    from newsetl.flows.runners import with_runner
     from newsetl.config import config_from_dict
 
     work = Path(tempfile.mkdtemp(prefix="newsetl-bench-"))
@@ -187,8 +187,8 @@ def main() -> None:
         if args.runner == "process":
             import psutil
 
-            from flows.runners import default_workers
-            from newsetl.worker_pool import worker_pool
+            from newsetl.flows.runners import default_workers
+            from newsetl.runtime.worker_pool import worker_pool
 
             workers = worker_pool(args.workers or default_workers())._processes.values()
             rss = [psutil.Process(p.pid).memory_info().rss / 2**20 for p in workers]

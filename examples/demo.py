@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsetl.cli import main as newsetl  # noqa: E402
-from newsetl.devserver import StaticServer  # noqa: E402
+from newsetl.runtime.devserver import StaticServer  # noqa: E402
 
 QUERIES = {
     "articles by source": "SELECT source, count(*) AS articles, sum(image_count) AS images, "

@@ -19,14 +19,14 @@ from prefect import flow, get_run_logger
 
 from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
-from newsetl.raw_cache import cached_posts
+from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.rules import load_rules
-from flows.ingest import input_batches, load_batches
-from tasks.discover import hash_bytes
-from tasks.load import LoadCounts, load_task
-from tasks.prepare import clean_task, prepare_task
-from tasks.record import RunSummary, recorded_run
-from warehouse.db import writer
+from newsetl.flows.ingest import input_batches, load_batches
+from newsetl.posts.discover import hash_bytes
+from newsetl.tasks.load import LoadCounts, load_task
+from newsetl.tasks.posts import clean_task, prepare_task
+from newsetl.tasks.record import RunSummary, recorded_run
+from newsetl.warehouse.db import writer
 
 
 @dataclass(slots=True)

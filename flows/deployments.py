@@ -16,11 +16,11 @@ from prefect.schedules import Cron, Interval, Schedule
 from prefect.settings import get_current_settings
 from prefect.states import Cancelled, Completed, Failed, State
 
-from flows.ingest import ingest
-from flows.runners import with_runner
+from newsetl.flows.ingest import ingest
+from newsetl.flows.runners import with_runner
 from newsetl.config import Config, DeploymentConfig, load_config
 from newsetl.errors import ConfigError, WarehouseBusy
-from newsetl.lock import warehouse_lock
+from newsetl.runtime.lock import warehouse_lock
 
 FLOW_NAME = "newsetl-scheduled"
 

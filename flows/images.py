@@ -1,6 +1,6 @@
 """The `images` flow behind `newsetl images`: (re)fetch images outside a full ingest.
 
-It is recorded like an ingest run (`tasks.record.recorded_run`), as an `ingest_runs` row of kind 'images'
+It is recorded like an ingest run (`newsetl.tasks.record.recorded_run`), as an `ingest_runs` row of kind 'images'
 with the image counts, and publishes the same `newsetl-images` artifact as the ingest flow's images step.
 """
 
@@ -11,9 +11,9 @@ from datetime import datetime
 from prefect import flow
 
 from newsetl.config import Config
-from tasks.images import images_task
-from tasks.record import RunSummary, recorded_run
-from warehouse.db import connect_writer
+from newsetl.tasks.images import images_task
+from newsetl.tasks.record import RunSummary, recorded_run
+from newsetl.warehouse.db import connect_writer
 
 
 @flow(name="images", log_prints=False)

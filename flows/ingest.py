@@ -19,16 +19,15 @@ from prefect.futures import PrefectFuture
 
 from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef
-from newsetl.progress import report
+from newsetl.runtime.progress import report
 from newsetl.rules import load_rules
-from tasks.analytics import analytics_step
-from tasks.discover import discover_task
-from tasks.feeds import ingest_remote
-from tasks.images import images_step
-from tasks.load import LoadCounts, load_task
-from tasks.prepare import prepare_task
-from tasks.record import RunSummary, recorded_run
-from warehouse.db import writer
+from newsetl.tasks.analytics import analytics_step
+from newsetl.tasks.feeds import ingest_remote
+from newsetl.tasks.images import images_step
+from newsetl.tasks.load import LoadCounts, load_task
+from newsetl.tasks.posts import discover_task, prepare_task
+from newsetl.tasks.record import RunSummary, recorded_run
+from newsetl.warehouse.db import writer
 
 SOURCE_STAGES = ("discover", "fetch")
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader

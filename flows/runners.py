@@ -18,7 +18,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from newsetl.config import Config, RunnerConfig
 from newsetl.errors import ConfigError
-from newsetl.worker_pool import WorkerTimeout, pickled, run_in_worker, run_pickled, worker_pool
+from newsetl.runtime.worker_pool import WorkerTimeout, pickled, run_in_worker, run_pickled, worker_pool
 
 F = TypeVar("F", bound=Flow)
 
@@ -97,7 +97,7 @@ class ProcessTaskRunner(OffloadingTaskRunner):
 class DaskTaskRunner(OffloadingTaskRunner):
     """Task functions on a Dask cluster: the one at `address`, or a LocalCluster of `workers` processes.
 
-    The cluster's workers need newsetl installed (they import `tasks.worker`), not Prefect's API. A call
+    The cluster's workers need newsetl installed (they import `newsetl.posts.pipeline`), not Prefect's API. A call
     past its timeout fails its task run; Dask cannot stop the running function, which finishes unseen.
     """
 

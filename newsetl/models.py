@@ -135,7 +135,7 @@ class Batch:
                  tables: object | None = None) -> None:
         self.items = items if items is not None else []
         self.rejects = rejects if rejects is not None else []
-        self.tables = tables  # cleaned batches: Arrow tables built by the worker (tasks.load.ArticleTables)
+        self.tables = tables  # cleaned batches: Arrow tables built by the worker (newsetl.tasks.load.ArticleTables)
 
     def __repr__(self) -> str:
         return f"Batch({len(self.items)} items, {len(self.rejects)} rejects)"

@@ -16,13 +16,13 @@ from prefect.cache_policies import NO_CACHE
 from newsetl.config import Config, FeedSource, PostUrlsSource, check_zone
 from newsetl.feeds.collect import RemoteBatch, RemoteSource, collect_remote
 from newsetl.feeds.fetch import HttpPolicy
-from newsetl.feeds.state import SourceState, load_states, save_states
+from newsetl.warehouse.source_state import SourceState, load_states, save_states
 from newsetl.models import Batch
-from newsetl.raw_cache import store_posts
+from newsetl.warehouse.raw_posts import store_posts
 from newsetl.rules import load_rules
-from tasks.load import LoadCounts, load_task
-from tasks.prepare import clean_task
-from tasks.record import RunSummary
+from newsetl.tasks.load import LoadCounts, load_task
+from newsetl.tasks.posts import clean_task
+from newsetl.tasks.record import RunSummary
 
 # A reject at these stages means a whole URL yielded nothing: the run is partial.
 SOURCE_STAGES = ("discover", "fetch")

@@ -32,7 +32,7 @@ from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob, FetchResult, ImageFetcher
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import normalize
-from warehouse.db import staged, transaction
+from newsetl.warehouse.db import staged, transaction
 
 FLUSH_EVERY = 500
 
@@ -493,14 +493,14 @@ def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary) -> Imag
 
 
 class _Progress:
-    """Feeds `newsetl.progress.report` (the CLI's progress bar) from `fetch_images`' callback."""
+    """Feeds `newsetl.runtime.progress.report` (the CLI's progress bar) from `fetch_images`' callback."""
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
         self.done = 0
 
     def __call__(self, step: int, total: int) -> None:
-        from newsetl.progress import report
+        from newsetl.runtime.progress import report
 
         self.done += step
         report(self.stage, self.done, total)

@@ -17,8 +17,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsetl.models import Batch, Reject
-from tasks.tables import TS, ArticleKey, ArticleTables
-from warehouse.db import staged, transaction
+from newsetl.posts.tables import TS, ArticleKey, ArticleTables
+from newsetl.warehouse.db import staged, transaction
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from newsetl.config import Config, config_from_dict
 from newsetl.models import article_id_for
-from warehouse.db import connect_writer
+from newsetl.warehouse.db import connect_writer
 
 FAST = {
     "allow_hosts": ["127.0.0.1"],

@@ -18,7 +18,7 @@ PLANTED_REPOST = "1-5月上海房地产开发投资比去年同期下降18.0%。
 @pytest.fixture(scope="session")
 def reporting_warehouse(prefect_api, tmp_path_factory) -> dict:
     """Ingest tests/fixtures/reporting/{newsroom,reposts}; returns the config, warehouse path and run summary."""
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     root = tmp_path_factory.mktemp("reporting")
     shutil.copytree(FIXTURES, root / "posts")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from schedule_helpers import copy_posts, make, rows, write_config, config_dict
 
-from flows.backfill import Selection, backfill
-from flows.ingest import ingest
+from newsetl.flows.backfill import Selection, backfill
+from newsetl.flows.ingest import ingest
 from newsetl.cli import main
 
 ARTICLE_STATE = "SELECT article_id, run_id, rules_version FROM articles ORDER BY article_id"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.ingest import ingest
+from newsetl.flows.ingest import ingest
 from newsetl.cli import main
 from tests.conftest import POSTS
 from tests.helpers import make_config

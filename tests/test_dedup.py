@@ -10,7 +10,7 @@ import pytest
 from newsetl.reporting.dedup import DedupSettings, cluster, refresh_story_clusters, shingle_hashes, signatures
 from newsetl.reporting.text import normalize
 from reporting_warehouse import PLANTED, PLANTED_REPOST, reporting_warehouse  # noqa: F401
-from warehouse.db import connect_writer
+from newsetl.warehouse.db import connect_writer
 
 ORIGINAL = ("国家统计局上海调查总队6月17日发布数据显示，1-5月，上海市房地产开发投资同比下降18.0%。其中，住宅投资下降16.2%，"
             "办公楼投资下降25.1%，商业营业用房投资下降20.3%。从销售情况看，1-5月，全市新建商品房销售面积同比下降32.5%，"
@@ -49,7 +49,7 @@ def test_threshold_is_respected():
 
 
 def test_planted_pair_clusters_and_others_do_not(reporting_warehouse):  # noqa: F811
-    from warehouse.db import connect_reader
+    from newsetl.warehouse.db import connect_reader
 
     con = connect_reader(reporting_warehouse["path"])
     try:
@@ -161,7 +161,7 @@ def test_short_texts_stay_alone_next_to_reposts():
 
 def test_rerun_recomputes_nothing_and_an_edit_joins_a_story(reporting_warehouse, tmp_path):  # noqa: F811
     from newsetl.config import ReportingConfig
-    from tasks.analytics import refresh_analytics
+    from newsetl.tasks.analytics import refresh_analytics
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(reporting_warehouse["path"], copy)

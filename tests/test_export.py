@@ -9,7 +9,7 @@ import duckdb
 
 from newsetl.cli import main
 from reporting_warehouse import reporting_warehouse, write_config  # noqa: F401
-from warehouse.db import connect_reader
+from newsetl.warehouse.db import connect_reader
 
 
 def _counts(path: Path, names: list[str]) -> dict[str, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.feeds_server import KR36, SINA, FeedSite, github_link
 from tests.helpers import make_config, rows, scalar
 
-from flows.ingest import ingest
+from newsetl.flows.ingest import ingest
 
 HTTP = {"allow_hosts": ["127.0.0.1"], "retries": 1, "backoff": 0.01, "user_agent": "newsetl-test/1.0"}
 
@@ -120,7 +120,7 @@ def rejects_for(rejects: list[tuple], locator: str) -> str:
 
 def test_demo_feeds_served_by_the_static_server(tmp_path: Path, warehouse_path: Path) -> None:
     """What `make demo` does: examples/feeds on newsetl's StaticServer; the second run gets 304s."""
-    from newsetl.devserver import StaticServer
+    from newsetl.runtime.devserver import StaticServer
 
     examples = Path(__file__).resolve().parents[1] / "examples" / "feeds"
     with StaticServer(examples) as server:

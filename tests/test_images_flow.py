@@ -49,7 +49,7 @@ def setup(tmp_path: Path, server, pics, **images) -> tuple[Path, dict]:
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple]:
-    from warehouse.db import connect_reader
+    from newsetl.warehouse.db import connect_reader
 
     con = connect_reader(tmp_path / "wh.duckdb")
     try:

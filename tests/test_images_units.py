@@ -12,10 +12,10 @@ import pytest
 
 from newsetl.config import config_from_dict
 from newsetl.errors import ConfigError
-from newsetl.images.guard import AddressPolicy
+from newsetl.http.guard import AddressPolicy
 from newsetl.images.urls import decode_data_uri, normalize
 from newsetl.images.verify import NotAnImage, inspect, sniff, thumbnail
-from newsetl.net import parse_retry_after, retry_delay
+from newsetl.http.client import parse_retry_after, retry_delay
 
 
 # -- URL keys ---------------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_guard_resolves_each_host_once_and_remembers_failures():
 
     import httpcore
 
-    from newsetl.images.guard import GuardedBackend
+    from newsetl.http.guard import GuardedBackend
 
     backend = GuardedBackend(AddressPolicy())
     calls: list[str] = []

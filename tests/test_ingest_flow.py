@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import tasks.load
-from flows.ingest import ingest
+import newsetl.tasks.load
+from newsetl.flows.ingest import ingest
 from tests.helpers import make_config, rows, scalar
-from warehouse.db import connect_writer, latest_version, migrations
+from newsetl.warehouse.db import connect_writer, latest_version, migrations
 
 SEED = "金融/新浪财经/种子 seeds/工信部 '示范基地' 445家.md"
 
@@ -142,7 +142,7 @@ def test_missing_folder_is_a_reject_and_makes_the_run_partial(tmp_path, posts_di
 
 def test_crash_mid_batch_leaves_no_half_loaded_article(tmp_path, posts_dir, warehouse_path, monkeypatch):
     config = make_config(tmp_path, warehouse_path, [hexo(posts_dir)], batch_size=5)
-    real_insert = tasks.load._insert
+    real_insert = newsetl.tasks.load._insert
     calls = {"images": 0}
 
     def failing_insert(con, table, data, verb="INSERT"):
@@ -152,13 +152,13 @@ def test_crash_mid_batch_leaves_no_half_loaded_article(tmp_path, posts_dir, ware
                 raise OSError("disk full")
         real_insert(con, table, data, verb)
 
-    monkeypatch.setattr(tasks.load, "_insert", failing_insert)
+    monkeypatch.setattr(newsetl.tasks.load, "_insert", failing_insert)
     with pytest.raises(OSError):
         ingest(config)
     assert scalar(warehouse_path, "SELECT count(*) FROM articles") == 5  # only the first batch
     assert scalar(warehouse_path, "SELECT count(DISTINCT article_id) FROM article_images") == 5
     assert rows(warehouse_path, "SELECT status FROM ingest_runs") == [("failed",)]
-    monkeypatch.setattr(tasks.load, "_insert", real_insert)
+    monkeypatch.setattr(newsetl.tasks.load, "_insert", real_insert)
     summary = ingest(config)
     assert (summary["new"], summary["unchanged"]) == (10, 5)
 
@@ -183,12 +183,12 @@ def test_old_warehouse_upgrades_in_place(tmp_path, posts_dir, warehouse_path):
 
 def test_images_step_that_stops_leaves_the_run_partial_not_failed(tmp_path, posts_dir, warehouse_path,
                                                                   monkeypatch):
-    import tasks.images
+    import newsetl.tasks.images
 
     def timed_out(*args, **kwargs):
         raise TimeoutError("Task run exceeded timeout of 3600.0 second(s)")
 
-    monkeypatch.setattr(tasks.images, "images_task", timed_out)
+    monkeypatch.setattr(newsetl.tasks.images, "images_task", timed_out)
     config = make_config(tmp_path, warehouse_path, [hexo(posts_dir)], images={"enabled": True})
     summary = ingest(config)
     assert (summary["status"], summary["new"]) == ("partial", 15)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from schedule_helpers import PYTHON, ROOT, config_dict, copy_posts, newsetl, rows, write_config
 
-from flows.deployments import scheduled_ingest
+from newsetl.flows.deployments import scheduled_ingest
 
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from newsetl.lock import warehouse_lock
+from newsetl.runtime.lock import warehouse_lock
 with warehouse_lock(Path(sys.argv[1]), holder="test holder"):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -11,8 +11,8 @@ import pytest
 from newsetl.errors import RejectError
 from newsetl.models import Article, InputRef
 from newsetl.rules import load_rules
-from tasks.clean import clean_post
-from tasks.parse import parse_post_text
+from newsetl.posts.clean import clean_post
+from newsetl.posts.parse import parse_post_text
 from tests.conftest import POSTS
 
 UTC = timezone.utc

@@ -89,7 +89,7 @@ def test_image_success_chart_from_image_health(reporting_warehouse, tmp_path):  
     """With image_health rows (host, urls, success_rate), the report draws one bar per host with its rate."""
     from newsetl.config import ReportingConfig
     from newsetl.reporting.report import render, collect
-    from warehouse.db import connect_writer
+    from newsetl.warehouse.db import connect_writer
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(reporting_warehouse["path"], copy)

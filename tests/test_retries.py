@@ -9,11 +9,11 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 
-import tasks.worker
+import newsetl.posts.pipeline
 from schedule_helpers import copy_posts, make, rows
 
-from flows.ingest import ingest
-from tasks.parse import parse_posts
+from newsetl.flows.ingest import ingest
+from newsetl.posts.parse import parse_posts
 
 FLAKY = "金融/新浪财经/新浪财经－国內/100万吨国家钾肥储备投放保春耕.md"  # its batch fails twice
 
@@ -37,7 +37,7 @@ def test_batch_failing_twice_then_succeeding_is_retried_alone(tmp_path: Path, mo
             raise ConnectionError(f"transient failure #{calls[first]}")
         return parse_posts(batch, zones)
 
-    monkeypatch.setattr(tasks.worker, "parse_posts", flaky_parse)  # the step inside the batch task
+    monkeypatch.setattr(newsetl.posts.pipeline, "parse_posts", flaky_parse)  # the step inside the batch task
     summary = ingest(config)
 
     assert sorted(calls.values()) == [1, 1, 3]  # only the failing batch ran again, twice

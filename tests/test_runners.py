@@ -9,8 +9,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from schedule_helpers import copy_posts, make, rows
 
-from flows.ingest import ingest
-from flows.runners import DaskTaskRunner, ProcessTaskRunner, task_runner_for, with_runner
+from newsetl.flows.ingest import ingest
+from newsetl.flows.runners import DaskTaskRunner, ProcessTaskRunner, task_runner_for, with_runner
 from newsetl.config import RunnerConfig
 
 CONTENT = ("SELECT article_id, source, locator, title, author, published_at, categories, body_text, body_html, "

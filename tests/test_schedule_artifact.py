@@ -10,7 +10,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 
 from schedule_helpers import copy_posts, make, rows
 
-from flows.ingest import ingest
+from newsetl.flows.ingest import ingest
 
 
 async def _artifacts(flow_run_id: str) -> list[tuple[str, str]]:
@@ -40,7 +40,7 @@ def test_run_writes_artifact_with_counts_stages_and_sources(tmp_path: Path) -> N
 
 
 def test_scheduled_run_with_a_missing_folder_ends_partial_with_counts(tmp_path: Path) -> None:
-    from flows.deployments import scheduled_ingest
+    from newsetl.flows.deployments import scheduled_ingest
     from schedule_helpers import config_dict, write_config
 
     data = config_dict(tmp_path, copy_posts(tmp_path), deployments=[{"name": "both", "interval": "1h"}])

@@ -11,7 +11,7 @@ from newsetl.cli import main
 from newsetl.errors import UsageError
 from newsetl.reporting.search import search
 from reporting_warehouse import reporting_warehouse, write_config  # noqa: F401
-from warehouse.db import connect_reader
+from newsetl.warehouse.db import connect_reader
 
 TRAIN_FERRY = "12306 App 上新：已支持买船票，轻松跨越琼州海峡"
 
@@ -95,8 +95,8 @@ def test_index_is_rebuilt_only_when_search_documents_change(reporting_warehouse,
 
     from newsetl.config import ReportingConfig
     from newsetl.reporting.search import rebuild_index
-    from tasks.analytics import refresh_analytics
-    from warehouse.db import connect_writer
+    from newsetl.tasks.analytics import refresh_analytics
+    from newsetl.warehouse.db import connect_writer
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(reporting_warehouse["path"], copy)

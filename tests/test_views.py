@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from reporting_warehouse import PLANTED, PLANTED_REPOST, reporting_warehouse  # noqa: F401
-from warehouse.db import connect_reader
+from newsetl.warehouse.db import connect_reader
 
 
 @pytest.fixture

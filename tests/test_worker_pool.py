@@ -14,9 +14,9 @@ import pytest
 from prefect import flow, task
 
 import worker_funcs
-from flows.runners import ProcessTaskRunner
-from newsetl import worker_pool
-from newsetl.worker_pool import WorkerTimeout, pickled, run_in_worker
+from newsetl.flows.runners import ProcessTaskRunner
+from newsetl.runtime import worker_pool
+from newsetl.runtime.worker_pool import WorkerTimeout, pickled, run_in_worker
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -33,7 +33,7 @@ def test_an_arrow_result_comes_back_from_another_process() -> None:
 def test_workers_import_neither_prefect_nor_duckdb() -> None:
     worker_pool.shutdown()  # fresh processes, forked from the preloaded forkserver
     loaded = run_in_worker(2, pickled(worker_funcs.modules), (), {})
-    assert "tasks.worker" in loaded and "lxml.html" in loaded
+    assert "newsetl.posts.pipeline" in loaded and "lxml.html" in loaded
     assert not [m for m in loaded if m.split(".")[0] in ("prefect", "duckdb", "pydantic")]
 
 
@@ -44,7 +44,7 @@ def test_workers_do_not_rerun_the_main_script(tmp_path: Path) -> None:
         "import sys\n"
         "sys.path[:0] = [%r, %r]\n"
         "import marker_module_for_test  # noqa: must stay in the parent\n"
-        "from newsetl.worker_pool import pickled, run_in_worker\n"
+        "from newsetl.runtime.worker_pool import pickled, run_in_worker\n"
         "import worker_funcs\n"
         "if __name__ == '__main__':\n"
         "    loaded = run_in_worker(1, pickled(worker_funcs.modules), (), {})\n"

@@ -19,7 +19,7 @@ MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 def migrations() -> list[tuple[int, str, str]]:
     """All bundled migrations as (version, name, sql), in order."""
     found = []
-    for entry in resources.files("warehouse").joinpath("migrations").iterdir():
+    for entry in resources.files("newsetl.warehouse").joinpath("migrations").iterdir():
         match = MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))

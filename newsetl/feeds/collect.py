@@ -18,7 +18,7 @@ from newsetl.errors import RejectError
 from newsetl.feeds.decode import decode_body
 from newsetl.feeds.fetch import Fetched, FetchFailed, Fetcher, HttpPolicy
 from newsetl.feeds.items import parse_feed
-from newsetl.feeds.state import SourceState, successor
+from newsetl.warehouse.source_state import SourceState, successor
 from newsetl.models import InputRef, ParsedPost, Reject
 
 RemoteSource = FeedSource | PostUrlsSource
@@ -131,7 +131,7 @@ def parse_url_list(text: str) -> list[str]:
 
 async def collect_post_url(ctx: Context, source: PostUrlsSource, url: str, out: RemoteBatch) -> None:
     """One Hexo post file by URL: conditional GET, decode its charset, parse it with the Hexo parser."""
-    from tasks.parse import parse_post_text  # the foundation's parser: the same rules as local post files
+    from newsetl.posts.parse import parse_post_text  # the foundation's parser: the same rules as local post files
 
     got = await _get(ctx, source.name, url, "post_url", out)
     if got is None:

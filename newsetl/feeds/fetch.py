@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from newsetl.net import BlockedAddress, guarded_transport, parse_retry_after, retry_delay
+from newsetl.http.client import BlockedAddress, guarded_transport, parse_retry_after, retry_delay
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"

@@ -21,11 +21,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from newsetl.config import ImagesConfig
-from newsetl.images.guard import BlockedAddress
+from newsetl.http.guard import BlockedAddress
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import FETCHABLE_SCHEMES, decode_data_uri
 from newsetl.images.verify import NotAnImage, inspect, thumbnail
-from newsetl.net import guarded_transport, parse_retry_after, retry_delay
+from newsetl.http.client import guarded_transport, parse_retry_after, retry_delay
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8,*/*;q=0.5"

@@ -18,7 +18,7 @@ import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
 from newsetl.reporting.text import normalize
-from warehouse.db import staged, transaction
+from newsetl.warehouse.db import staged, transaction
 
 SCHEME = "affine32"
 SEED = 1

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from newsetl.reporting.text import keyword_terms, search_terms
-from warehouse.db import staged, transaction
+from newsetl.warehouse.db import staged, transaction
 
 CHUNK = 2000
 BODY_CACHE = 1000  # segmented bodies kept for reposts

@@ -1,0 +1,327 @@
+"""Clean step: raw article HTML -> paragraphs, images, editor/origin and sanitized HTML, by site rules.
+
+Built on lxml directly: it is the hot path, and lxml is ~6x faster here than BeautifulSoup over lxml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from newsetl.errors import RejectError
+from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
+from newsetl.rules import CompiledRules, SiteRules
+from newsetl.posts.tables import cleaned_batch
+
+BLOCK_TAGS = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 blockquote li ul ol dl dt dd figure figcaption pre table thead tbody tr td th "
+    "section article header footer aside hr address center".split()
+)
+HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+UNWRAP_TAGS = frozenset(["font", "span", "center", "section", "article"])
+KEEP_ATTRS = {"a": ("href", "title"), "img": ("src", "alt", "title"), "td": ("colspan", "rowspan"),
+              "th": ("colspan", "rowspan")}
+TAG_RE = re.compile(r"<[^>]+>")
+SPACE_RE = re.compile(r"\s+")  # Unicode whitespace, including U+3000 indentation and NBSP
+SUMMARY_CHARS = 160
+
+
+def normalize_text(text: str) -> str:
+    """Collapse all whitespace (incl. full-width U+3000 indentation and NBSP); punctuation untouched."""
+    return " ".join(text.split())
+
+
+def resolve_url(url: str, base: str | None) -> str:
+    """Absolute URL: protocol-relative takes the article's scheme (else https); relative joins the base."""
+    url = url.strip()
+    if url.startswith("//"):
+        scheme = urlsplit(base).scheme if base else ""
+        return f"{scheme if scheme in ('http', 'https') else 'https'}:{url}"
+    if base and not urlsplit(url).scheme:
+        return urljoin(base, url)
+    return url
+
+
+def _hosts(post: ParsedPost) -> set[str]:
+    hosts = set()
+    for url in (post.url, post.headimg, post.thumbnail):
+        if url:
+            host = urlsplit(resolve_url(url, None)).hostname
+            if host:
+                hosts.add(host)
+    return hosts
+
+
+class _Cleaner:
+    """One article's cleaning pass over its parsed HTML tree."""
+
+    def __init__(self, post: ParsedPost, rules: CompiledRules) -> None:
+        self.post = post
+        self.rules = rules
+        self.editor: str | None = None
+        self.origin: str | None = None
+        self.paragraphs: list[tuple[str, str]] = []
+        self.images: list[ImageRef] = []
+        self._seen_urls: dict[str, ImageRef] = {}
+        self._last_item = ""             # "image" | "text" | "caption": what the stream emitted last
+        self._promo_pending = False
+        self._drop: list[etree._Element] = []
+        self._captions: set = set()
+        self._decorations: set = set()
+
+    # -- notes and phrases -------------------------------------------------------------------------
+    def _note(self, text: str) -> bool:
+        """Take an editor or origin note out of `text`; True when the paragraph is such a note."""
+        if len(text) > self.rules.max_note_chars:
+            return False
+        for pattern in self.rules.editor_patterns:
+            match = pattern.search(text)
+            if match:
+                self.editor = self.editor or match.group("name")
+                return True
+        for pattern in self.rules.origin_patterns:
+            match = pattern.search(text)
+            if match:
+                self.origin = self.origin or match.group("name")
+                return True
+        return False
+
+    def _comment_notes(self, comment_text: str) -> None:
+        """Origin notes hidden in comments (e.g. Sina's `article_adlist[...]`)."""
+        if self.origin:
+            return
+        for chunk in TAG_RE.split(comment_text):
+            text = normalize_text(chunk)
+            if text and len(text) <= self.rules.max_note_chars:
+                for pattern in self.rules.origin_patterns:
+                    match = pattern.search(text)
+                    if match:
+                        self.origin = match.group("name")
+                        return
+
+    def _short(self, text: str) -> bool:
+        return len(text) <= self.rules.max_boilerplate_chars
+
+    # -- images -------------------------------------------------------------------------------------
+    def _image_url(self, img: etree._Element) -> str | None:
+        for attr in self.rules.image_src_attrs:
+            value = img.get(attr)
+            if value and value.strip() and not value.strip().startswith("data:image/gif;base64,R0lGOD"):
+                return resolve_url(value, self.post.url)
+        return None
+
+    def _add_image(self, url: str | None, role: str, alt: str | None = None) -> ImageRef | None:
+        if not url:
+            return None
+        declared = role  # where it appeared; `role` is what it is
+        if self.rules.promo_image_urls is not None and self.rules.promo_image_urls.search(url):
+            role = "promo"
+        known = self._seen_urls.get(url)
+        if known is not None:  # the same URL once per article; remember every role it had
+            if declared not in known.roles:
+                known.roles.append(declared)
+            if role in ("promo", "decoration"):  # a QR code is promo wherever else it appears
+                known.role = role
+            return None
+        image = ImageRef(position=len(self.images), role=role, url=url, alt=alt or None, roles=[declared])
+        self.images.append(image)
+        self._seen_urls[url] = image
+        return image
+
+    def _body_image(self, img: etree._Element) -> None:
+        role = "body"
+        if img in self._decorations:
+            role = "decoration"
+        elif self._promo_pending:
+            role = "promo"
+        alt = normalize_text(img.get("alt") or "") or None
+        self._add_image(self._image_url(img), role, alt)
+        self._last_item = "image"
+
+    # -- paragraphs ---------------------------------------------------------------------------------
+    def _kind(self, owner: etree._Element) -> str:
+        if owner in self._captions:
+            return "caption"
+        if owner.tag in HEADINGS:
+            return "heading"
+        for ancestor in owner.iterancestors():
+            if ancestor.tag == "blockquote":
+                return "quote"
+            if ancestor.tag == "figcaption" or ancestor in self._captions:
+                return "caption"
+        if owner.tag == "li":
+            return "list"
+        if owner.tag == "blockquote":
+            return "quote"
+        return "text"
+
+    def _flush(self, parts: list[str], owner: etree._Element) -> None:
+        text = normalize_text("".join(parts))
+        parts.clear()
+        if not text:
+            return
+        leaf = normalize_text(owner.text_content()) == text
+        if self._note(text) or (self._short(text) and self._boilerplate(text)):
+            if leaf and owner is not self.root:
+                self._drop.append(owner)
+            return
+        kind = self._kind(owner)
+        if kind == "caption" and self._last_item in ("image", "caption") and self.images:
+            image = self.images[-1]
+            image.caption = f"{image.caption} {text}" if image.caption else text
+        elif kind == "caption":
+            kind = "text"  # a caption-styled paragraph with no image before it is ordinary text
+        self.paragraphs.append((kind, text))
+        self._last_item = "caption" if kind == "caption" else "text"
+        if kind != "caption":
+            self._promo_pending = False
+
+    def _boilerplate(self, text: str) -> bool:
+        if self.rules.promo_markers is not None and self.rules.promo_markers.search(text):
+            self._promo_pending = True
+            return True
+        return self.rules.remove_phrases is not None and bool(self.rules.remove_phrases.search(text))
+
+    def _walk(self, element: etree._Element, parts: list[str], owner: etree._Element) -> None:
+        """Emit paragraphs and images in document order; block elements close the current paragraph."""
+        tag = element.tag
+        if tag == "img":
+            self._flush(parts, owner)
+            self._body_image(element)
+        elif tag == "br":
+            self._flush(parts, owner)
+        elif tag in BLOCK_TAGS:
+            self._flush(parts, owner)
+            if element.text:
+                parts.append(element.text)
+            for child in element:
+                self._walk(child, parts, element)
+            self._flush(parts, element)
+        else:
+            if element.text:
+                parts.append(element.text)
+            for child in element:
+                self._walk(child, parts, owner)
+        if element.tail:
+            parts.append(element.tail)
+
+    # -- the pass -----------------------------------------------------------------------------------
+    def run(self, html: str) -> tuple[str, str]:
+        try:
+            root = lxml.html.fragment_fromstring(html, create_parent="div")
+        except (etree.ParserError, ValueError) as exc:
+            raise RejectError("clean", f"unparseable HTML body: {exc}") from None
+        self.root = root
+        rules = self.rules
+        for comment in list(root.iter(etree.Comment)):
+            self._comment_notes(comment.text or "")
+            comment.drop_tree()
+        for processing in list(root.iter(etree.ProcessingInstruction)):
+            processing.drop_tree()
+        promo_images: list[str | None] = []
+        if rules.promo_blocks is not None:
+            for block in rules.promo_blocks(root):
+                promo_images.extend(self._image_url(img) for img in block.iter("img"))
+                if block.getparent() is not None:
+                    block.drop_tree()
+        if rules.remove is not None:
+            for element in rules.remove(root):
+                if element.getparent() is not None:
+                    element.drop_tree()
+        self._decorations = set(rules.decoration_images(root)) if rules.decoration_images is not None else set()
+        self._captions = set(rules.captions(root)) if rules.captions is not None else set()
+        parts: list[str] = []
+        if root.text:
+            parts.append(root.text)
+        for child in root:
+            self._walk(child, parts, root)
+        self._flush(parts, root)
+        for url in promo_images:
+            self._add_image(url, "promo")
+        return self._sanitized_html(root), "\n".join(t for k, t in self.paragraphs if k != "caption")
+
+    def _sanitized_html(self, root: etree._Element) -> str:
+        for element in self._drop:
+            if element.getparent() is not None:
+                element.drop_tree()
+        if self.rules.bold is not None:
+            for element in self.rules.bold(root):
+                element.tag = "strong"
+                element.attrib.clear()
+        for element in list(root.iter()):
+            if element.text:
+                text = SPACE_RE.sub(" ", element.text)
+                element.text = text.lstrip() if element.tag in BLOCK_TAGS else text
+            if element.tail:
+                element.tail = SPACE_RE.sub(" ", element.tail)
+            if element is root:
+                continue
+            if element.tag == "img":
+                url = self._image_url(element)
+                element.attrib.clear()
+                if url:
+                    element.set("src", url)
+                continue
+            keep = KEEP_ATTRS.get(element.tag, ())
+            for name in [n for n in element.attrib if n not in keep]:
+                del element.attrib[name]
+            if element.tag in UNWRAP_TAGS:
+                element.drop_tag()
+        for element in reversed(list(root.iter())):
+            if element is root or element.getparent() is None:
+                continue
+            if element.tag in BLOCK_TAGS and not element.text_content().strip() and \
+                    next(element.iter("img"), None) is None:
+                element.drop_tree()
+        root.attrib.clear()
+        return lxml.html.tostring(root, encoding="unicode").strip()
+
+
+def content_hash(article_fields: list) -> str:
+    return hashlib.sha256(json.dumps(article_fields, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
+    """Clean one parsed post with the rules that match it."""
+    keys = site_rules.site_keys_for(post.source, post.author, post.categories, _hosts(post))
+    cleaner = _Cleaner(post, site_rules.compiled(keys))
+    body_html, body_text = cleaner.run(post.body_html)
+    for role, url in (("headimg", post.headimg), ("thumbnail", post.thumbnail)):
+        if url:
+            cleaner._add_image(resolve_url(url, post.url), role)
+    if not body_text and not any(i.role == "body" for i in cleaner.images):
+        raise RejectError("clean", "no article text or images left after cleaning")
+    summary = post.summary
+    if not summary:
+        first = next((t for k, t in cleaner.paragraphs if k == "text"), body_text)
+        summary = first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 1] + "…"
+    images = cleaner.images
+    digest = content_hash([
+        post.title, post.url, post.author, post.published_at, post.categories, cleaner.editor,
+        cleaner.origin, summary, cleaner.paragraphs, body_html,
+        [(i.role, i.url, i.alt, i.caption, i.roles) for i in images],
+    ])
+    return Article(
+        article_id=post.article_id, source=post.source, source_type=post.source_type, locator=post.locator,
+        file_hash=post.file_hash, url=post.url, title=normalize_text(post.title), author=post.author,
+        published_at=post.published_at, categories=post.categories, editor=cleaner.editor,
+        origin=cleaner.origin, summary=summary, body_text=body_text, body_html=body_html,
+        paragraphs=cleaner.paragraphs, images=images, content_hash=digest, rules_version=site_rules.version,
+    )
+
+
+def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
+    """Clean a Batch of ParsedPosts into a batch ready to load; a post that fails becomes a Reject."""
+    articles: list[Article] = []
+    rejects = list(batch.rejects)
+    for post in batch.items:
+        try:
+            articles.append(clean_post(post, site_rules))
+        except RejectError as exc:
+            rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, post.file_hash))
+    return cleaned_batch(articles, rejects)
