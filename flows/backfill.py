@@ -25,7 +25,8 @@ from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
 from newsetl.tasks.load import LoadCounts, load_task
 from newsetl.tasks.posts import clean_task, prepare_task
-from newsetl.tasks.record import RunSummary, recorded_run
+from newsetl.flows.record import begin_run, recorded_run
+from newsetl.runs import RunSummary
 from newsetl.warehouse.db import writer
 
 
@@ -102,7 +103,7 @@ def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
 def backfill(config: Config, selection: Selection) -> dict:
     """Reprocess the selected articles from cached raw input; returns the run summary."""
     logger = get_run_logger()
-    summary = RunSummary.begin()
+    summary = begin_run()
     rules = load_rules(config.resolve(config.rules) if config.rules else None)
     with writer(config.resolve(config.warehouse)) as con:
         selected = select_articles(con, selection, config.timezone)
@@ -115,7 +116,7 @@ def backfill(config: Config, selection: Selection) -> dict:
             if targets.not_cached:
                 summary.extra["not reprocessed"] = ", ".join(
                     f"{source}: {n} (no cached raw input)" for source, n in sorted(targets.not_cached.items()))
-                summary.status = "partial"
+                summary.add_problem("some selected articles have no cached raw input")
     logger.info("backfill %s %s: %s selected, %s updated, %s rejected", summary.run_id, summary.status,
                 summary.discovered, summary.updated, summary.rejected)
     return summary.to_dict()
@@ -143,7 +144,6 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
     summary.rejected = total.rejected
     summary.reject_reasons = dict(Counter(f"{r.stage}: {r.error}" for r in rejects).most_common(10))
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - started
-    summary.status = "completed"
 
 
 def parse_day(value: str) -> date:

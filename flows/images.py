@@ -12,22 +12,21 @@ from prefect import flow
 
 from newsetl.config import Config
 from newsetl.tasks.images import images_task
-from newsetl.tasks.record import RunSummary, recorded_run
+from newsetl.flows.record import begin_run, recorded_run
 from newsetl.warehouse.db import connect_writer
 
 
 @flow(name="images", log_prints=False)
 def images(config: Config, retry_failed: bool = False, since: datetime | None = None) -> dict:
     """Fetch what the referenced images need: new and pending URLs, stale ones, failed ones within limits."""
-    summary = RunSummary.begin()
+    summary = begin_run()
     con = connect_writer(config.resolve(config.warehouse))
     try:
-        with recorded_run(con, summary):
-            con.execute("UPDATE ingest_runs SET kind = 'images' WHERE run_id = ?", [summary.run_id])
+        with recorded_run(con, summary, kind="images"):
             result = images_task(con, config, run_id=summary.run_id, retry_failed=retry_failed, since=since)
             summary.extra["images"] = result.as_dict()
             summary.stage_seconds["images"] = result.seconds
-            summary.status, summary.message = "completed", result.line()
+            summary.message = result.line()
     finally:
         con.close()
     return {"run_id": summary.run_id, "status": summary.status, "line": result.line(), **result.as_dict()}

@@ -26,7 +26,8 @@ from newsetl.tasks.feeds import ingest_remote
 from newsetl.tasks.images import images_step
 from newsetl.tasks.load import LoadCounts, load_task
 from newsetl.tasks.posts import discover_task, prepare_task
-from newsetl.tasks.record import RunSummary, recorded_run
+from newsetl.flows.record import begin_run, recorded_run
+from newsetl.runs import RunSummary
 from newsetl.warehouse.db import writer
 
 SOURCE_STAGES = ("discover", "fetch")
@@ -58,7 +59,7 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     logger = get_run_logger()
     hexo_sources = sources_for_paths(paths) if paths else [s for s in config.sources
                                                           if isinstance(s, HexoDirSource)]
-    summary = RunSummary.begin(sources=[s.name for s in hexo_sources])
+    summary = begin_run(sources=[s.name for s in hexo_sources])
     with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
         _run(con, config, hexo_sources, summary)
         if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
@@ -98,7 +99,9 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.rejected = total.rejected
     summary.reject_reasons = dict(Counter(f"{r.stage}: {r.error}" for r in rejects).most_common(10))
     # A source that could not be walked or fetched at all makes the run partial; bad posts do not.
-    summary.status = "partial" if any(r.stage in SOURCE_STAGES for r in rejects) else "completed"
+    for r in rejects:
+        if r.stage in SOURCE_STAGES:
+            summary.add_problem(f"{r.source}: {r.stage}: {r.error}")
 
 
 def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects: list, run_id: str,

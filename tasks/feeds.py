@@ -16,13 +16,14 @@ from prefect.cache_policies import NO_CACHE
 from newsetl.config import Config, FeedSource, PostUrlsSource, check_zone
 from newsetl.feeds.collect import RemoteBatch, RemoteSource, collect_remote
 from newsetl.feeds.fetch import HttpPolicy
+from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_state import SourceState, load_states, save_states
 from newsetl.models import Batch
 from newsetl.warehouse.raw_posts import store_posts
 from newsetl.rules import load_rules
 from newsetl.tasks.load import LoadCounts, load_task
 from newsetl.tasks.posts import clean_task
-from newsetl.tasks.record import RunSummary
+from newsetl.runs import RunSummary
 
 # A reject at these stages means a whole URL yielded nothing: the run is partial.
 SOURCE_STAGES = ("discover", "fetch")
@@ -77,7 +78,7 @@ def ingest_remote(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSu
         total.add(load_task(con, cleaned, summary.run_id))
     save_states(con, remote.states, summary.run_id)
     summary.sources += [s.name for s in sources if s.name not in summary.sources]
-    con.execute("UPDATE ingest_runs SET sources = ? WHERE run_id = ?", [summary.sources, summary.run_id])
+    set_sources(con, summary)
     summary.discovered += remote.discovered
     summary.new += total.new
     summary.updated += total.updated
@@ -85,8 +86,9 @@ def ingest_remote(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSu
     summary.rejected += total.rejected
     reasons = Counter(summary.reject_reasons) + Counter(f"{r.stage}: {r.error}" for r in rejects)
     summary.reject_reasons = dict(reasons.most_common(10))
-    if any(r.stage in SOURCE_STAGES for r in rejects) and summary.status == "completed":
-        summary.status = "partial"
+    for r in rejects:
+        if r.stage in SOURCE_STAGES:
+            summary.add_problem(f"{r.source}: {r.stage}: {r.error}")
     summary.extra["remote sources"] = _state_table(remote.states)
     return remote
 

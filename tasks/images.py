@@ -481,8 +481,7 @@ def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary) -> Imag
     try:
         result: ImageSummary = images_task(con, config, run_id=summary.run_id)
     except Exception as exc:  # e.g. the task's timeout: the articles are loaded; say so and go on
-        summary.status = "partial"
-        summary.message = f"images step stopped: {type(exc).__name__}: {exc}"
+        summary.add_problem(f"images step stopped: {type(exc).__name__}: {exc}", message=True)
         summary.extra.setdefault("summary_lines", []).append(
             f"images: step stopped ({type(exc).__name__}); `newsetl images` fetches what is left")
         return None

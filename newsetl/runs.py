@@ -1,0 +1,86 @@
+"""What one run did (`RunSummary`), and the one rule that turns it into the run's status."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one ingest run did; printed by the CLI and stored in `ingest_runs`."""
+
+    run_id: str
+    flow_run_id: str | None
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"
+    discovered: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    sources: list[str] = field(default_factory=list)
+    message: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)  # e.g. image stats, per-source counts
+    problems: list[str] = field(default_factory=list)  # why the run is partial (see `decide_status`)
+
+    @classmethod
+    def begin(cls, sources: list[str] | None = None, flow_run_id: str | None = None) -> "RunSummary":
+        """A summary for a run starting now."""
+        return cls(run_id=uuid.uuid4().hex[:12], flow_run_id=flow_run_id,
+                   started_at=datetime.now(timezone.utc), sources=list(sources or []))
+
+    def add_problem(self, problem: str, message: bool = False) -> None:
+        """Something went wrong that leaves the run partial (a source not walked or fetched, a step stopped).
+
+        With `message`, the problem also becomes the run's message.
+        """
+        self.problems.append(problem)
+        if message:
+            self.message = problem
+
+    def fail(self, exc: BaseException) -> None:
+        """An error escaped the run: it failed."""
+        self.status = "failed"
+        self.message = f"{type(exc).__name__}: {exc}"
+
+    def decide_status(self) -> str:
+        """The run's final status, decided here and nowhere else: failed, partial or completed."""
+        if self.status != "failed":
+            self.status = "partial" if self.problems else "completed"
+        return self.status
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_markdown(summary: RunSummary) -> str:
+    """The run summary as markdown for the Prefect UI."""
+    seconds = (summary.finished_at - summary.started_at).total_seconds() if summary.finished_at else 0.0
+    lines = [
+        f"# newsetl ingest run `{summary.run_id}`: {summary.status}",
+        "",
+        "| discovered | new | updated | unchanged | rejected | seconds |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {summary.discovered} | {summary.new} | {summary.updated} | {summary.unchanged} | "
+        f"{summary.rejected} | {seconds:.1f} |",
+    ]
+    if summary.stage_seconds:
+        lines += ["", "## Time per stage", "", "| stage | seconds |", "|---|---:|"]
+        lines += [f"| {stage} | {value:.2f} |" for stage, value in summary.stage_seconds.items()]
+    if summary.reject_reasons:
+        lines += ["", "## Rejects", "", "| reason | count |", "|---|---:|"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary.reject_reasons.items()]
+    for key, value in summary.extra.items():
+        lines += ["", f"## {key}", "", f"{value}"]
+    return "\n".join(lines)
+
+
+def per_source_markdown(counts: list[tuple[str, int, int]]) -> str:
+    """(source, written, rejected) rows as a markdown table."""
+    lines = ["| source | new or updated | rejected |", "|---|---:|---:|"]
+    return "\n".join(lines + [f"| {source} | {written} | {rejected} |" for source, written, rejected in counts])

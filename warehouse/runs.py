@@ -1,0 +1,39 @@
+"""The `ingest_runs` table: a run's row, opened when it starts and closed when it ends."""
+
+from __future__ import annotations
+
+import duckdb
+
+from newsetl.runs import RunSummary
+
+
+def start_run(con: duckdb.DuckDBPyConnection, summary: RunSummary, kind: str | None = None) -> None:
+    """Insert the run's row (status `running`); `kind` overrides the table's default kind (e.g. `images`)."""
+    con.execute(
+        "INSERT INTO ingest_runs (run_id, flow_run_id, started_at, status, sources) VALUES (?, ?, ?, ?, ?)",
+        [summary.run_id, summary.flow_run_id, summary.started_at, summary.status, summary.sources],
+    )
+    if kind is not None:
+        con.execute("UPDATE ingest_runs SET kind = ? WHERE run_id = ?", [kind, summary.run_id])
+
+
+def set_sources(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
+    con.execute("UPDATE ingest_runs SET sources = ? WHERE run_id = ?", [summary.sources, summary.run_id])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
+    con.execute(
+        "UPDATE ingest_runs SET finished_at = ?, status = ?, discovered = ?, new = ?, updated = ?, "
+        "unchanged = ?, rejected = ?, message = ? WHERE run_id = ?",
+        [summary.finished_at, summary.status, summary.discovered, summary.new, summary.updated,
+         summary.unchanged, summary.rejected, summary.message, summary.run_id],
+    )
+
+
+def per_source_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, int, int]]:
+    """(source, articles written, inputs rejected) by this run, per source."""
+    return con.execute(
+        "SELECT source, sum(written)::INT, sum(rejected)::INT FROM ("
+        " SELECT source, 1 AS written, 0 AS rejected FROM articles WHERE run_id = ?"
+        " UNION ALL SELECT source, 0, 1 FROM rejects WHERE run_id = ?) GROUP BY source ORDER BY source",
+        [run_id, run_id]).fetchall()
