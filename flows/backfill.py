@@ -23,10 +23,11 @@ from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.rules import load_rules
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
-from newsetl.tasks.load import LoadCounts, load_task
+from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run
 from newsetl.runs import RunSummary
+from newsetl.warehouse.articles import LoadCounts, select_for_backfill
 from newsetl.warehouse.db import writer
 
 
@@ -57,22 +58,11 @@ class Targets:
 def select_articles(con: duckdb.DuckDBPyConnection, sel: Selection, zone: str) -> list[tuple[str, str, str]]:
     """(source, source_type, locator) of the selected articles, ordered."""
     tz = check_zone(zone)
-    where, params = [], []
-    if sel.since:
-        where.append("published_at >= ?")
-        params.append(datetime.combine(sel.since, dtime(), tz))
-    if sel.until:
-        where.append("published_at < ?")
-        params.append(datetime.combine(sel.until + timedelta(days=1), dtime(), tz))
-    if sel.source:
-        where.append("source = ?")
-        params.append(sel.source)
-    if sel.rules_older_than is not None:
-        where.append("rules_version IS DISTINCT FROM ?")
-        params.append(sel.rules_older_than)
-    sql = "SELECT source, source_type, locator FROM articles"
-    sql += (" WHERE " + " AND ".join(where)) if where else ""
-    return con.execute(sql + " ORDER BY source, locator", params).fetchall()
+    return select_for_backfill(
+        con,
+        published_from=datetime.combine(sel.since, dtime(), tz) if sel.since else None,
+        published_before=datetime.combine(sel.until + timedelta(days=1), dtime(), tz) if sel.until else None,
+        source=sel.source, rules_other_than=sel.rules_older_than)
 
 
 def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,

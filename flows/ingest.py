@@ -22,13 +22,15 @@ from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
 from newsetl.rules import load_rules
 from newsetl.tasks.analytics import analytics_step
-from newsetl.tasks.feeds import ingest_remote
+from newsetl.flows.remote import remote_step
 from newsetl.tasks.images import images_step
-from newsetl.tasks.load import LoadCounts, load_task
+from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import discover_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run
 from newsetl.runs import RunSummary
-from newsetl.warehouse.db import writer
+from newsetl.warehouse.articles import LoadCounts
+from newsetl.warehouse.db import checkpoint, writer
+from newsetl.warehouse.source_files import known_hashes
 
 SOURCE_STAGES = ("discover", "fetch")
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
@@ -62,8 +64,8 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     summary = begin_run(sources=[s.name for s in hexo_sources])
     with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
         _run(con, config, hexo_sources, summary)
-        if not paths:  # feed and post_urls sources (newsetl/feeds, tasks/feeds.py)
-            ingest_remote(con, config, summary)
+        if not paths:  # feed and post_urls sources (flows/remote.py)
+            remote_step(con, config, summary)
         images_step(con, config, summary)  # after every load: fetch what the articles reference
         analytics_step(con, config.reporting, summary)
     logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected", summary.run_id, summary.status,
@@ -75,8 +77,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     stage_start = time.perf_counter()
     rules = load_rules(config.resolve(config.rules) if config.rules else None)
     zones = {s.name: check_zone(s.timezone or config.timezone) for s in hexo_sources}
-    known = {(s, loc): h for s, loc, h in con.execute(
-        "SELECT source, locator, file_hash FROM source_files").fetchall()}
+    known = known_hashes(con)
     found = discover_task([(s, config.resolve(s.path)) for s in hexo_sources], known)
     summary.discovered = found.discovered
     summary.unchanged = found.unchanged
@@ -92,7 +93,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(found.todo))
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
-    con.execute("CHECKPOINT")  # fold the run's write-ahead log into the warehouse file
+    checkpoint(con)  # fold the run's write-ahead log into the warehouse file
     summary.stage_seconds["checkpoint"] = time.perf_counter() - stage_start
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged

@@ -1,102 +1,12 @@
-"""Remote sources step: fetch feeds and post files by URL, then the same clean and load as local posts.
-
-`ingest_remote` is the flow's one call: it fetches (one Prefect task for all remote URLs), cleans and loads
-the new and changed items in batches, saves `source_state` only after the load committed (so a crashed run
-never leaves validators that would hide unloaded items behind a 304), and adds its counts to the run summary.
-"""
+"""The remote sources' fetch as a Prefect task (newsetl/feeds/collect.py); flows/remote.py orchestrates it."""
 
 from __future__ import annotations
 
-from collections import Counter
-
-import duckdb
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from newsetl.config import Config, FeedSource, PostUrlsSource, check_zone
-from newsetl.feeds.collect import RemoteBatch, RemoteSource, collect_remote
-from newsetl.feeds.fetch import HttpPolicy
-from newsetl.warehouse.runs import set_sources
-from newsetl.warehouse.source_state import SourceState, load_states, save_states
-from newsetl.models import Batch
-from newsetl.warehouse.raw_posts import store_posts
-from newsetl.rules import load_rules
-from newsetl.tasks.load import LoadCounts, load_task
-from newsetl.tasks.posts import clean_task
-from newsetl.runs import RunSummary
+from newsetl.feeds.collect import collect_remote
 
-# A reject at these stages means a whole URL yielded nothing: the run is partial.
-SOURCE_STAGES = ("discover", "fetch")
-
-
-def remote_sources(config: Config) -> list[RemoteSource]:
-    return [s for s in config.sources if isinstance(s, (FeedSource, PostUrlsSource))]
-
-
-def http_policy(config: Config) -> HttpPolicy:
-    """The feeds' HTTP policy; the SSRF guard falls back to the images section's settings."""
-    h = config.http
-    block = h.block_private if h.block_private is not None else config.images.block_private
-    allow = h.allow_hosts if h.allow_hosts is not None else config.images.allow_hosts
-    return HttpPolicy(user_agent=h.user_agent, connect_timeout=h.connect_timeout, read_timeout=h.read_timeout,
-                      total_timeout=h.total_timeout, max_bytes=h.max_bytes, max_redirects=h.max_redirects,
-                      retries=h.retries, backoff=h.backoff, backoff_max=h.backoff_max,
-                      retry_after_max=h.retry_after_max, block_private=block, allow_hosts=tuple(allow),
-                      concurrency=h.concurrency)
-
-
-def fetch_remote(con: duckdb.DuckDBPyConnection, config: Config, sources: list[RemoteSource]) -> RemoteBatch:
-    """Fetch every URL of `sources` against the warehouse's known hashes and stored validators."""
-    known = {(s, loc): h for s, loc, h in con.execute(
-        "SELECT source, locator, file_hash FROM source_files").fetchall()}
-    previous: dict[tuple[str, str], SourceState] = {}
-    for source in sources:
-        previous.update({(source.name, url): st for url, st in load_states(con, source.name).items()})
-    zones = {s.name: check_zone(getattr(s, "timezone", None) or config.timezone) for s in sources}
-    return collect_remote(sources, http_policy(config), known=known, previous=previous, zones=zones,
-                          encodings=config.encodings)
-
-
-fetch_remote_task = task(fetch_remote, name="fetch-remote", cache_policy=NO_CACHE, retries=2,
+# One task run fetches every URL of every feed and post_urls source (one event loop, bounded concurrency).
+fetch_remote_task = task(collect_remote, name="fetch-remote", cache_policy=NO_CACHE, retries=2,
                          retry_delay_seconds=[10, 60], retry_jitter_factor=0.5, timeout_seconds=1800)
-
-
-def ingest_remote(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSummary) -> RemoteBatch | None:
-    """Fetch, clean and load the feed and post_urls sources; fold the counts into `summary`."""
-    sources = remote_sources(config)
-    if not sources:
-        return None
-    remote = fetch_remote_task(con, config, sources)
-    store_posts(con, remote.posts)  # raw input for `newsetl backfill` (newsetl/raw_cache.py)
-    rules = load_rules(config.resolve(config.rules) if config.rules else None)
-    total = LoadCounts()
-    rejects = list(remote.rejects)
-    total.add(load_task(con, Batch([], remote.rejects), summary.run_id))
-    for start in range(0, len(remote.posts), config.batch_size):
-        cleaned: Batch = clean_task(Batch(remote.posts[start:start + config.batch_size], []), rules)
-        rejects += cleaned.rejects
-        total.add(load_task(con, cleaned, summary.run_id))
-    save_states(con, remote.states, summary.run_id)
-    summary.sources += [s.name for s in sources if s.name not in summary.sources]
-    set_sources(con, summary)
-    summary.discovered += remote.discovered
-    summary.new += total.new
-    summary.updated += total.updated
-    summary.unchanged += remote.unchanged + total.unchanged
-    summary.rejected += total.rejected
-    reasons = Counter(summary.reject_reasons) + Counter(f"{r.stage}: {r.error}" for r in rejects)
-    summary.reject_reasons = dict(reasons.most_common(10))
-    for r in rejects:
-        if r.stage in SOURCE_STAGES:
-            summary.add_problem(f"{r.source}: {r.stage}: {r.error}")
-    summary.extra["remote sources"] = _state_table(remote.states)
-    return remote
-
-
-def _state_table(states: list[SourceState]) -> str:
-    """The URLs fetched this run as a markdown table for the run artifact."""
-    lines = ["| source | url | outcome | status | items | error |", "|---|---|---|---:|---:|---|"]
-    for s in states:
-        lines.append(f"| {s.source} | {s.url} | {s.last_outcome} | {s.last_status or ''} | "
-                     f"{'' if s.item_count is None else s.item_count} | {s.last_error or ''} |")
-    return "\n".join(lines)

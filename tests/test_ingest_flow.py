@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import newsetl.tasks.load
+import newsetl.warehouse.articles
 from newsetl.flows.ingest import ingest
 from tests.helpers import make_config, rows, scalar
 from newsetl.warehouse.db import connect_writer, latest_version, migrations
@@ -142,7 +142,7 @@ def test_missing_folder_is_a_reject_and_makes_the_run_partial(tmp_path, posts_di
 
 def test_crash_mid_batch_leaves_no_half_loaded_article(tmp_path, posts_dir, warehouse_path, monkeypatch):
     config = make_config(tmp_path, warehouse_path, [hexo(posts_dir)], batch_size=5)
-    real_insert = newsetl.tasks.load._insert
+    real_insert = newsetl.warehouse.articles._insert
     calls = {"images": 0}
 
     def failing_insert(con, table, data, verb="INSERT"):
@@ -152,13 +152,13 @@ def test_crash_mid_batch_leaves_no_half_loaded_article(tmp_path, posts_dir, ware
                 raise OSError("disk full")
         real_insert(con, table, data, verb)
 
-    monkeypatch.setattr(newsetl.tasks.load, "_insert", failing_insert)
+    monkeypatch.setattr(newsetl.warehouse.articles, "_insert", failing_insert)
     with pytest.raises(OSError):
         ingest(config)
     assert scalar(warehouse_path, "SELECT count(*) FROM articles") == 5  # only the first batch
     assert scalar(warehouse_path, "SELECT count(DISTINCT article_id) FROM article_images") == 5
     assert rows(warehouse_path, "SELECT status FROM ingest_runs") == [("failed",)]
-    monkeypatch.setattr(newsetl.tasks.load, "_insert", real_insert)
+    monkeypatch.setattr(newsetl.warehouse.articles, "_insert", real_insert)
     summary = ingest(config)
     assert (summary["new"], summary["unchanged"]) == (10, 5)
 

@@ -115,6 +115,11 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Fold the write-ahead log into the warehouse file (done once, at the end of a run)."""
+    con.execute("CHECKPOINT")
+
+
 def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection; a clear error when the file is missing or being written."""
     if not path.exists():

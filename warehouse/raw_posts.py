@@ -11,9 +11,7 @@ import pyarrow as pa
 
 from newsetl.models import ParsedPost
 from newsetl.warehouse.db import staged
-
-SCHEMA = pa.schema([("article_id", pa.string()), ("source", pa.string()), ("source_type", pa.string()),
-                    ("locator", pa.string()), ("post", pa.string()), ("stored_at", pa.timestamp("us", "UTC"))])
+from newsetl.warehouse.schemas import RAW_POST_SCHEMA
 
 
 def _to_json(post: ParsedPost) -> str:
@@ -36,7 +34,7 @@ def store_posts(con: duckdb.DuckDBPyConnection, posts: list[ParsedPost]) -> int:
     now = datetime.now(timezone.utc)
     table = pa.Table.from_pylist([{"article_id": p.article_id, "source": p.source, "source_type": p.source_type,
                                    "locator": p.locator, "post": _to_json(p), "stored_at": now}
-                                  for p in {p.article_id: p for p in posts}.values()], schema=SCHEMA)
+                                  for p in {p.article_id: p for p in posts}.values()], schema=RAW_POST_SCHEMA)
     with staged(con, "raw_stage", table):
         con.execute("INSERT OR REPLACE INTO raw_posts BY NAME SELECT * FROM raw_stage")
     return table.num_rows

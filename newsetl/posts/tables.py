@@ -10,21 +10,8 @@ from typing import NamedTuple
 import pyarrow as pa
 
 from newsetl.models import Article, Batch, Reject
+from newsetl.warehouse.schemas import ARTICLE_IMAGE_SCHEMA, CONTENT_SCHEMA, PARAGRAPH_SCHEMA
 
-TS = pa.timestamp("us", tz="UTC")
-CONTENT_SCHEMA = pa.schema([  # article columns the worker knows; the loader adds first_seen/updated/run
-    ("article_id", pa.string()), ("source", pa.string()), ("source_type", pa.string()),
-    ("locator", pa.string()), ("url", pa.string()), ("title", pa.string()), ("author", pa.string()),
-    ("published_at", TS), ("categories", pa.list_(pa.string())), ("editor", pa.string()),
-    ("origin", pa.string()), ("summary", pa.string()), ("body_text", pa.string()), ("body_html", pa.string()),
-    ("char_count", pa.int32()), ("paragraph_count", pa.int32()), ("image_count", pa.int32()),
-    ("content_hash", pa.string()), ("rules_version", pa.string()),
-])
-PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),
-                              ("text", pa.string())])
-IMAGE_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("role", pa.string()),
-                          ("url", pa.string()), ("alt", pa.string()), ("caption", pa.string()),
-                          ("roles", pa.list_(pa.string()))])
 
 class ArticleTables:
     """A cleaned batch as Arrow tables: built by the workers, so the single loader only inserts."""
@@ -39,7 +26,7 @@ def article_tables(articles: list[Article]) -> ArticleTables:
     """Columnar Arrow tables for a batch of articles (and their paragraphs and images)."""
     columns: dict[str, list] = {name: [] for name in CONTENT_SCHEMA.names}
     paragraphs: dict[str, list] = {name: [] for name in PARAGRAPH_SCHEMA.names}
-    images: dict[str, list] = {name: [] for name in IMAGE_SCHEMA.names}
+    images: dict[str, list] = {name: [] for name in ARTICLE_IMAGE_SCHEMA.names}
     for a in articles:
         for name in CONTENT_SCHEMA.names:
             columns[name].append(getattr(a, name))
@@ -53,7 +40,7 @@ def article_tables(articles: list[Article]) -> ArticleTables:
             for name in ("position", "role", "url", "alt", "caption", "roles"):
                 images[name].append(getattr(image, name))
     return ArticleTables(pa.table(columns, schema=CONTENT_SCHEMA), pa.table(paragraphs, schema=PARAGRAPH_SCHEMA),
-                         pa.table(images, schema=IMAGE_SCHEMA))
+                         pa.table(images, schema=ARTICLE_IMAGE_SCHEMA))
 
 
 class ArticleKey(NamedTuple):
