@@ -21,7 +21,7 @@ from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
 from newsetl.rules import load_rules
-from newsetl.tasks.analytics import analytics_step
+from newsetl.flows.analytics import analytics_step
 from newsetl.flows.remote import remote_step
 from newsetl.tasks.images import images_step
 from newsetl.tasks.load import load_task

@@ -1,71 +1,10 @@
-"""Analytics step (after load): refresh duplicate stories, keyword tokens and the full-text search index.
-
-Incremental: only articles whose content hash changed are hashed and segmented again (a text shared by reposts
-once). Clusters are rebuilt from the stored signatures every time (no text: well under a second for 20,000
-articles); the BM25 index only when a search document was added, removed or its segmented text changed.
-"""
+"""Prefect task adapter of the analytics refresh (`newsetl.reporting.analytics.refresh_analytics`)."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
-
-import duckdb
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from newsetl.config import ReportingConfig
-from newsetl.reporting.dedup import DedupSettings, refresh_story_clusters
-from newsetl.reporting.keywords import refresh_documents
-from newsetl.reporting.search import has_index, rebuild_index
-
-
-@dataclass(slots=True)
-class AnalyticsSummary:
-    articles: int
-    hashed: int               # articles whose MinHash signature was (re)computed
-    segmented: int            # articles whose text was (re)segmented
-    stories: int
-    duplicate_stories: int
-    duplicate_articles: int
-    index_rebuilt: bool
-    seconds: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def dedup_settings(config: ReportingConfig) -> DedupSettings:
-    return DedupSettings(threshold=config.dedup_threshold, shingle_size=config.shingle_size,
-                         num_perm=config.num_perm, min_chars=config.min_chars)
-
-
-def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig) -> AnalyticsSummary:
-    """Bring story_clusters, search_documents/article_tokens and the search index up to date."""
-    started = time.perf_counter()
-    documents = refresh_documents(con)
-    segmented = documents.segmented
-    rebuild = documents.documents_changed > 0 or not has_index(con)
-    if rebuild:
-        rebuild_index(con)
-    stats = refresh_story_clusters(con, dedup_settings(config))
-    return AnalyticsSummary(
-        articles=stats.articles, hashed=stats.hashed, segmented=segmented, stories=stats.stories,
-        duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,
-        index_rebuilt=rebuild, seconds=round(time.perf_counter() - started, 3),
-    )
-
+from newsetl.reporting.analytics import refresh_analytics
 
 analytics_task = task(refresh_analytics, name="analytics", cache_policy=NO_CACHE, timeout_seconds=1800)
-
-
-def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summary) -> None:
-    """The flow's call after loading: run the analytics task and note what it did in the run summary."""
-    if not config.enabled:
-        return
-    result: AnalyticsSummary = analytics_task(con, config)
-    summary.extra["analytics"] = result.to_dict()
-    summary.stage_seconds["analytics"] = result.seconds
-    summary.extra.setdefault("summary_lines", []).append(
-        f"analytics: {result.stories} stories ({result.duplicate_stories} with duplicates), "
-        f"{result.segmented} articles segmented, {result.hashed} hashed, {result.seconds:.1f} s")

@@ -161,7 +161,7 @@ def test_short_texts_stay_alone_next_to_reposts():
 
 def test_rerun_recomputes_nothing_and_an_edit_joins_a_story(reporting_warehouse, tmp_path):  # noqa: F811
     from newsetl.config import ReportingConfig
-    from newsetl.tasks.analytics import refresh_analytics
+    from newsetl.reporting.analytics import refresh_analytics
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(reporting_warehouse["path"], copy)

@@ -95,7 +95,7 @@ def test_index_is_rebuilt_only_when_search_documents_change(reporting_warehouse,
 
     from newsetl.config import ReportingConfig
     from newsetl.reporting.search import rebuild_index
-    from newsetl.tasks.analytics import refresh_analytics
+    from newsetl.reporting.analytics import refresh_analytics
     from newsetl.warehouse.db import connect_writer
 
     copy = tmp_path / "copy.duckdb"

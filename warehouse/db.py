@@ -30,6 +30,20 @@ def latest_version() -> int:
     return migrations()[-1][0]
 
 
+def views() -> list[tuple[str, str]]:
+    """All bundled views as (name, sql), sorted by name: one `CREATE OR REPLACE VIEW` per `views/<name>.sql`."""
+    folder = resources.files("newsetl.warehouse").joinpath("views")
+    return sorted((entry.name[:-4], entry.read_text(encoding="utf-8"))
+                  for entry in folder.iterdir() if entry.name.endswith(".sql"))
+
+
+def apply_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create every view in one transaction; idempotent, so it runs after the migrations on every connect."""
+    with transaction(con):
+        for _, sql in views():
+            con.execute(sql)
+
+
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=read_only)
@@ -76,7 +90,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration newer than the warehouse's version, each in its own transaction."""
+    """Apply every migration newer than the warehouse's version, each in its own transaction, then the views."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version "
         "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
@@ -92,6 +106,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
                 "INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, datetime.now(timezone.utc)]
             )
         applied.append(version)
+    apply_views(con)
     return applied
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from newsetl.errors import UsageError
 from newsetl.runs import RunSummary
 
 
@@ -37,3 +38,15 @@ def per_source_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple
         " SELECT source, 1 AS written, 0 AS rejected FROM articles WHERE run_id = ?"
         " UNION ALL SELECT source, 0, 1 FROM rejects WHERE run_id = ?) GROUP BY source ORDER BY source",
         [run_id, run_id]).fetchall()
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[list[str], list[tuple]]:
+    """(column names, rows) of the latest `limit` runs, newest first: the `newsetl runs` listing."""
+    try:
+        cursor = con.execute(
+            "SELECT run_id, status, started_at, round(epoch(finished_at - started_at), 1) AS seconds, "
+            "discovered, new, updated, unchanged, rejected FROM ingest_runs ORDER BY started_at DESC LIMIT ?",
+            [int(limit)])
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    except duckdb.Error as exc:  # e.g. a negative --limit: one line, like `newsetl query`
+        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None

@@ -67,18 +67,12 @@ def _print_summary(summary: dict, config: Config, seconds: float) -> None:
 # ----------------------------------------------------------------------------------------------- query
 def run_query(config: Config, sql: str) -> tuple[list[str], list[tuple]]:
     """Run read-only SQL against the warehouse; SQL errors become one-line usage errors."""
-    import duckdb
-
     from newsetl.warehouse.db import connect_reader
+    from newsetl.warehouse.report_queries import run_sql
 
     con = connect_reader(config.resolve(config.warehouse))
     try:
-        cursor = con.execute(sql)
-        if cursor.description is None:
-            return [], []
-        return [d[0] for d in cursor.description], cursor.fetchall()
-    except duckdb.Error as exc:
-        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
+        return run_sql(con, sql)
     finally:
         con.close()
 
@@ -99,10 +93,14 @@ def cmd_query(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    columns, rows = run_query(config, f"""
-        SELECT run_id, status, started_at, round(epoch(finished_at - started_at), 1) AS seconds,
-               discovered, new, updated, unchanged, rejected
-        FROM ingest_runs ORDER BY started_at DESC LIMIT {int(args.limit)}""")
+    from newsetl.warehouse.db import connect_reader
+    from newsetl.warehouse.runs import recent_runs
+
+    con = connect_reader(config.resolve(config.warehouse))
+    try:
+        columns, rows = recent_runs(con, args.limit)
+    finally:
+        con.close()
     write_rows(columns, rows, args.format, sys.stdout)
     return 0
 

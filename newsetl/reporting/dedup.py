@@ -6,6 +6,7 @@ signatures, which is cheap: no text and no per-article LSH query. Rows with iden
 first (they always match: similarity 1.0 and every LSH band equal), then the LSH buckets are formed by grouping the
 distinct signatures on each band slice (the bands datasketch's `MinHashLSH` picks for the threshold), so the
 candidate pairs are exactly those a `MinHashLSH.query` would return. Only changed `story_clusters` rows are written.
+The SQL is in `newsetl.warehouse.stories`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
 from newsetl.reporting.text import normalize
-from newsetl.warehouse.db import staged, transaction
+from newsetl.warehouse import stories
+from newsetl.warehouse.db import transaction
 
 SCHEME = "affine32"
 SEED = 1
@@ -166,27 +168,13 @@ def _signature_column(sigs: list[np.ndarray | None], width: int) -> pa.Array:
 
 def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> int:
     """Recompute signatures of new or changed articles; drop those of deleted articles. Returns how many."""
-    stale = con.execute(
-        """
-        SELECT a.article_id, a.content_hash, coalesce(a.body_text, '')
-        FROM articles AS a LEFT JOIN article_minhash AS m USING (article_id)
-        WHERE m.article_id IS NULL OR m.content_hash <> a.content_hash OR m.params <> ?
-        """,
-        [settings.params],
-    ).fetchall()
-    con.execute("DELETE FROM article_minhash WHERE article_id NOT IN (SELECT article_id FROM articles)")
+    stale = stories.stale_signatures(con, settings.params)
+    stories.drop_orphan_signatures(con)
     if not stale:
         return 0
     sigs = signatures([row[2] for row in stale], settings)
-    table = pa.table({
-        "article_id": [row[0] for row in stale],
-        "content_hash": [row[1] for row in stale],
-        "params": [settings.params] * len(stale),
-        "signature": _signature_column(sigs, settings.num_perm),
-    })
-    with staged(con, "new_minhash", table):
-        con.execute("DELETE FROM article_minhash WHERE article_id IN (SELECT article_id FROM new_minhash)")
-        con.execute("INSERT INTO article_minhash SELECT * FROM new_minhash")
+    stories.write_signatures(con, [row[0] for row in stale], [row[1] for row in stale], settings.params,
+                             _signature_column(sigs, settings.num_perm))
     return len(stale)
 
 
@@ -194,14 +182,7 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
     """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction)."""
     with transaction(con):
         hashed = _update_signatures(con, settings)
-        loaded = con.execute(
-            """
-            SELECT m.article_id, m.signature
-            FROM article_minhash AS m JOIN articles AS a USING (article_id)
-            ORDER BY a.published_at NULLS LAST, a.first_seen_at, m.article_id
-            """
-        ).arrow()
-        loaded = loaded.read_all() if hasattr(loaded, "read_all") else loaded
+        loaded = stories.signatures_in_priority_order(con)
         ids = loaded.column("article_id").to_pylist()
         column = loaded.column("signature").combine_chunks()
         present = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
@@ -209,21 +190,7 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
         if present.any():
             matrix[present] = column.drop_null().flatten().to_numpy().reshape(-1, settings.num_perm)
         groups = cluster(matrix, present, settings)
-        table = pa.table({
-            "cluster_id": [ids[root] for root, _ in groups],
-            "article_id": ids,
-            "similarity": [sim for _, sim in groups],
-        })
-        with staged(con, "new_clusters", table):  # write only the rows that changed: a no-op rerun writes nothing
-            con.execute(
-                """
-                DELETE FROM story_clusters WHERE article_id NOT IN (
-                    SELECT n.article_id FROM new_clusters AS n JOIN story_clusters AS s USING (article_id)
-                    WHERE s.cluster_id = n.cluster_id AND s.similarity = n.similarity)
-                """
-            )
-            con.execute("INSERT INTO story_clusters SELECT * FROM new_clusters "
-                        "WHERE article_id NOT IN (SELECT article_id FROM story_clusters)")
+        stories.write_clusters(con, [ids[root] for root, _ in groups], ids, [sim for _, sim in groups])
     sizes: dict[int, int] = {}
     for root, _ in groups:
         sizes[root] = sizes.get(root, 0) + 1

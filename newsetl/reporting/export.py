@@ -14,6 +14,9 @@ from pathlib import Path
 import duckdb
 
 from newsetl.errors import NewsetlError, UsageError
+from newsetl.warehouse.export import available, copy_out
+
+__all__ = ["DEFAULT_TABLES", "FORMATS", "Exported", "available", "export"]
 
 DEFAULT_TABLES = [
     "articles", "paragraphs", "article_images", "ingest_runs", "rejects", "story_clusters", "article_tokens",
@@ -21,13 +24,6 @@ DEFAULT_TABLES = [
     "article_keywords", "keyword_trends", "image_health",
 ]
 FORMATS = ("parquet", "csv")
-_PARTITIONED = {
-    "articles": (
-        "SELECT *, coalesce(strftime(timezone('UTC', published_at), '%Y-%m'), 'unknown') AS published_month "
-        "FROM articles",
-        ("source", "published_month"),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -35,16 +31,6 @@ class Exported:
     name: str
     rows: int
     path: Path
-
-
-def available(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Tables and views of the main schema."""
-    return {row[0] for row in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def export(con: duckdb.DuckDBPyConnection, out: Path, fmt: str = "parquet",
@@ -62,18 +48,12 @@ def export(con: duckdb.DuckDBPyConnection, out: Path, fmt: str = "parquet",
         names = [t for t in DEFAULT_TABLES if t in have]
     if out.exists() and not out.is_dir():
         raise NewsetlError(f"export target {out} exists and is not a directory")
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     done = []
     for name in names:
         target = out / name
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        if name in _PARTITIONED:
-            query, keys = _PARTITIONED[name]
-            con.execute(f"COPY ({query}) TO {_quote(target)} ({options}, PARTITION_BY ({', '.join(keys)}))")
-        else:
-            con.execute(f'COPY (SELECT * FROM "{name}") TO {_quote(target / f"{name}.{fmt}")} ({options})')
+        rows = copy_out(con, name, target, fmt)
         done.append(Exported(name, rows, target))
     return done

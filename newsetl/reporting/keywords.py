@@ -2,6 +2,7 @@
 
 Only new or changed articles (by content hash) are segmented again; rows of deleted articles are dropped.
 A body shared by several articles (reposts) is segmented once per refresh (a bounded cache of recent bodies).
+The SQL and the tables' Arrow schemas are in `newsetl.warehouse.keywords`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from newsetl.reporting.text import keyword_terms, search_terms
-from newsetl.warehouse.db import staged, transaction
+from newsetl.warehouse import keywords
+from newsetl.warehouse.db import transaction
 
 CHUNK = 2000
 BODY_CACHE = 1000  # segmented bodies kept for reposts
@@ -54,18 +56,18 @@ def _segment(rows: list[tuple[str, str, str, str]], bodies: _BodyCache | None = 
         keyword_counts.append(sum(counts.values()))
         per_article.append(counts)
     docs = pa.table({
-        "article_id": pa.array([row[0] for row in rows], type=pa.string()),
-        "content_hash": pa.array([row[1] for row in rows], type=pa.string()),
-        "title_terms": pa.array(title_terms, type=pa.string()),
-        "body_terms": pa.array(body_terms, type=pa.string()),
-        "keyword_terms": pa.array(keyword_counts, type=pa.int32()),
-    })
+        "article_id": [row[0] for row in rows],
+        "content_hash": [row[1] for row in rows],
+        "title_terms": title_terms,
+        "body_terms": body_terms,
+        "keyword_terms": keyword_counts,
+    }, schema=keywords.SEARCH_DOCUMENTS_SCHEMA)
     ids = docs.column("article_id").combine_chunks()
     tokens = pa.table({
         "article_id": ids.take(np.repeat(np.arange(len(rows)), np.array([len(c) for c in per_article], dtype=np.int64))),
-        "term": pa.array(list(chain.from_iterable(per_article)), type=pa.string()),
-        "tf": pa.array(list(chain.from_iterable(c.values() for c in per_article)), type=pa.int32()),
-    })
+        "term": list(chain.from_iterable(per_article)),
+        "tf": list(chain.from_iterable(c.values() for c in per_article)),
+    }, schema=keywords.ARTICLE_TOKENS_SCHEMA)
     return docs, tokens
 
 
@@ -82,34 +84,13 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
     the same (e.g. only metadata changed) leaves the index valid, a removed article does not (BM25 statistics).
     """
     with transaction(con):
-        changed = con.execute(
-            "DELETE FROM search_documents WHERE article_id NOT IN (SELECT article_id FROM articles)").fetchone()[0]
-        con.execute("DELETE FROM article_tokens WHERE article_id NOT IN (SELECT article_id FROM articles)")
-        stale = con.execute(
-            """
-            SELECT a.article_id, a.content_hash, coalesce(a.title, ''), coalesce(a.body_text, '')
-            FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
-            WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
-            ORDER BY a.article_id
-            """
-        ).fetchall()
-        # Old tokens of changed articles go in one pass over article_tokens (not one per chunk).
-        with staged(con, "stale_ids", pa.table({"article_id": pa.array([row[0] for row in stale], type=pa.string())})):
-            con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM stale_ids)")
+        changed = keywords.drop_orphans(con)
+        stale = keywords.stale_articles(con)
+        keywords.drop_tokens(con, [row[0] for row in stale])  # old tokens of changed articles, in one pass
         bodies = _BodyCache()
         for start in range(0, len(stale), CHUNK):
             docs, tokens = _segment(stale[start:start + CHUNK], bodies)
-            with staged(con, "new_docs", docs), staged(con, "new_tokens", tokens):
-                changed += con.execute(
-                    """
-                    SELECT count(*) FROM new_docs AS n LEFT JOIN search_documents AS s USING (article_id)
-                    WHERE s.article_id IS NULL OR s.title_terms IS DISTINCT FROM n.title_terms
-                       OR s.body_terms IS DISTINCT FROM n.body_terms
-                    """
-                ).fetchone()[0]
-                con.execute("DELETE FROM search_documents WHERE article_id IN (SELECT article_id FROM new_docs)")
-                con.execute("INSERT INTO search_documents SELECT * FROM new_docs")
-                con.execute("INSERT INTO article_tokens SELECT * FROM new_tokens")
+            changed += keywords.write_documents(con, docs, tokens)
     return TokenRefresh(len(stale), changed)
 
 

@@ -12,12 +12,13 @@ from markupsafe import Markup
 
 from newsetl.config import ReportingConfig
 from newsetl.reporting import charts
-from newsetl.reporting.export import available
+from newsetl.warehouse import report_queries as queries
+from newsetl.warehouse.export import available
 
 
 @dataclass
 class ReportData:
-    """Everything the page shows, queried from the warehouse views."""
+    """Everything the page shows, queried from the warehouse views (`newsetl.warehouse.report_queries`)."""
 
     generated_at: str
     totals: dict[str, int]
@@ -31,18 +32,7 @@ class ReportData:
 
 
 def _articles_per_day(con: duckdb.DuckDBPyConnection, days: int) -> tuple[list[str], dict[str, list[int]]]:
-    rows = con.execute(
-        """
-        WITH per_day AS (
-            SELECT CAST(timezone('UTC', published_at) AS DATE) AS day, source, count(*) AS articles
-            FROM articles WHERE published_at IS NOT NULL GROUP BY day, source
-        ),
-        latest AS (SELECT DISTINCT day FROM per_day ORDER BY day DESC LIMIT ?)
-        SELECT strftime(day, '%Y-%m-%d'), source, articles FROM per_day WHERE day IN (SELECT day FROM latest)
-        ORDER BY day, source
-        """,
-        [days],
-    ).fetchall()
+    rows = queries.articles_per_day(con, days)
     labels = sorted({row[0] for row in rows})
     series: dict[str, list[int]] = {}
     for day, source, count in rows:
@@ -54,17 +44,13 @@ def _image_health(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[str, float
     """(host, success rate 0..1, total) rows from the images view, or a note saying why there are none."""
     if "image_health" not in available(con):
         return [], "No image data: the image_health view is not in this warehouse."
-    columns = [row[0] for row in con.execute("DESCRIBE image_health").fetchall()]
+    columns = queries.view_columns(con, "image_health")
     rate = next((c for c in columns if c == "success_rate"), None) or next((c for c in columns if "rate" in c), None)
     label = next((c for c in ("host", "source") if c in columns), columns[0])
     total = next((c for c in ("total", "urls", "images") if c in columns), None)
     if rate is None:
         return [], "No image data: image_health has no success rate column."
-    total_sql = f'"{total}"' if total else "NULL"
-    rows = con.execute(
-        f'SELECT CAST("{label}" AS VARCHAR), "{rate}", {total_sql} FROM image_health '
-        f'WHERE "{rate}" IS NOT NULL ORDER BY {total_sql} DESC NULLS LAST, 1 LIMIT 15'
-    ).fetchall()
+    rows = queries.image_health_rows(con, label, rate, total)
     if not rows:
         return [], "No image data yet: no image downloads recorded."
     scale = 100.0 if max(float(r[1]) for r in rows) > 1 else 1.0
@@ -73,34 +59,16 @@ def _image_health(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[str, float
 
 def collect(con: duckdb.DuckDBPyConnection, config: ReportingConfig) -> ReportData:
     """Query the warehouse for the report."""
-    articles, sources = con.execute("SELECT count(*), count(DISTINCT source) FROM articles").fetchone()
-    duplicate_stories = con.execute("SELECT count(*) FROM stories WHERE articles > 1").fetchone()[0]
-    runs = con.execute("SELECT count(*) FROM ingest_runs").fetchone()[0]
+    articles, sources, duplicate_stories, runs = queries.totals(con)
     data = ReportData(
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         totals={"articles": articles, "sources": sources, "duplicate stories": duplicate_stories, "runs": runs},
     )
     data.days, data.per_source = _articles_per_day(con, config.report_days)
     data.image_rows, data.image_note = _image_health(con)
-    data.keywords = con.execute(
-        "SELECT term, count(*) AS articles FROM article_keywords GROUP BY term ORDER BY articles DESC, term LIMIT ?",
-        [config.top_keywords],
-    ).fetchall()
-    data.stories = con.execute(
-        """
-        SELECT title, articles, array_to_string(sources, ', '), strftime(first_published, '%Y-%m-%d %H:%M'),
-               min_similarity
-        FROM stories WHERE articles > 1 ORDER BY articles DESC, first_published DESC, cluster_id LIMIT 15
-        """
-    ).fetchall()
-    data.runs = con.execute(
-        """
-        SELECT run_id, strftime(started_at, '%Y-%m-%d %H:%M:%S'), status, duration_seconds, discovered, new,
-               updated, unchanged, rejected
-        FROM run_history LIMIT ?
-        """,
-        [config.report_runs],
-    ).fetchall()
+    data.keywords = queries.top_keywords(con, config.top_keywords)
+    data.stories = queries.duplicate_stories(con, 15)
+    data.runs = queries.latest_runs(con, config.report_runs)
     return data
 
 

@@ -1,0 +1,22 @@
+"""The ingest flow's analytics step: refresh stories, keywords and the search index, note it in the run summary."""
+
+from __future__ import annotations
+
+import duckdb
+
+from newsetl.config import ReportingConfig
+from newsetl.reporting.analytics import AnalyticsSummary
+from newsetl.runs import RunSummary
+from newsetl.tasks.analytics import analytics_task
+
+
+def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summary: RunSummary) -> None:
+    """The flow's call after loading: run the analytics task and note what it did in the run summary."""
+    if not config.enabled:
+        return
+    result: AnalyticsSummary = analytics_task(con, config)
+    summary.extra["analytics"] = result.to_dict()
+    summary.stage_seconds["analytics"] = result.seconds
+    summary.extra.setdefault("summary_lines", []).append(
+        f"analytics: {result.stories} stories ({result.duplicate_stories} with duplicates), "
+        f"{result.segmented} articles segmented, {result.hashed} hashed, {result.seconds:.1f} s")

@@ -1,0 +1,80 @@
+"""`article_minhash` and `story_clusters`: the near-duplicate tables the dedup step reads and writes."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from newsetl.warehouse.db import staged
+
+ARTICLE_MINHASH_SCHEMA = pa.schema([
+    ("article_id", pa.string()),
+    ("content_hash", pa.string()),
+    ("params", pa.string()),
+    ("signature", pa.list_(pa.uint32())),
+])
+STORY_CLUSTERS_SCHEMA = pa.schema([
+    ("cluster_id", pa.string()),
+    ("article_id", pa.string()),
+    ("similarity", pa.float64()),
+])
+
+
+def stale_signatures(con: duckdb.DuckDBPyConnection, params: str) -> list[tuple[str, str, str]]:
+    """(article_id, content_hash, body text) of articles whose signature is missing or outdated (hash or params)."""
+    return con.execute(
+        """
+        SELECT a.article_id, a.content_hash, coalesce(a.body_text, '')
+        FROM articles AS a LEFT JOIN article_minhash AS m USING (article_id)
+        WHERE m.article_id IS NULL OR m.content_hash <> a.content_hash OR m.params <> ?
+        """,
+        [params],
+    ).fetchall()
+
+
+def drop_orphan_signatures(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete the signatures of articles that no longer exist."""
+    con.execute("DELETE FROM article_minhash WHERE article_id NOT IN (SELECT article_id FROM articles)")
+
+
+def write_signatures(con: duckdb.DuckDBPyConnection, article_ids: list[str], content_hashes: list[str],
+                     params: str, signatures: pa.Array) -> None:
+    """Replace the signature rows of these articles (`signatures`: list<uint32>, null for too-short texts)."""
+    table = pa.table({
+        "article_id": pa.array(article_ids, type=pa.string()),
+        "content_hash": pa.array(content_hashes, type=pa.string()),
+        "params": pa.array([params] * len(article_ids), type=pa.string()),
+        "signature": signatures,
+    }, schema=ARTICLE_MINHASH_SCHEMA)
+    with staged(con, "new_minhash", table):
+        con.execute("DELETE FROM article_minhash WHERE article_id IN (SELECT article_id FROM new_minhash)")
+        con.execute("INSERT INTO article_minhash SELECT * FROM new_minhash")
+
+
+def signatures_in_priority_order(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """(article_id, signature) of every article, earliest published first (the order clusters are named by)."""
+    loaded = con.execute(
+        """
+        SELECT m.article_id, m.signature
+        FROM article_minhash AS m JOIN articles AS a USING (article_id)
+        ORDER BY a.published_at NULLS LAST, a.first_seen_at, m.article_id
+        """
+    ).arrow()
+    return loaded.read_all() if hasattr(loaded, "read_all") else loaded
+
+
+def write_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: list[str], article_ids: list[str],
+                   similarities: list[float]) -> None:
+    """Make `story_clusters` equal to these rows, writing only the rows that changed (a no-op rerun writes nothing)."""
+    table = pa.table({"cluster_id": cluster_ids, "article_id": article_ids, "similarity": similarities},
+                     schema=STORY_CLUSTERS_SCHEMA)
+    with staged(con, "new_clusters", table):
+        con.execute(
+            """
+            DELETE FROM story_clusters WHERE article_id NOT IN (
+                SELECT n.article_id FROM new_clusters AS n JOIN story_clusters AS s USING (article_id)
+                WHERE s.cluster_id = n.cluster_id AND s.similarity = n.similarity)
+            """
+        )
+        con.execute("INSERT INTO story_clusters SELECT * FROM new_clusters "
+                    "WHERE article_id NOT IN (SELECT article_id FROM story_clusters)")
