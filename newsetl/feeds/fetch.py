@@ -1,12 +1,11 @@
-"""Conditional HTTP GET for feeds and post files, with the image fetcher's SSRF guard, retries and limits.
+"""Conditional HTTP GET for feeds and post files: a thin user of the shared client in `newsetl.http`.
 
-The transport, Retry-After parsing and backoff are shared with the image fetcher (`newsetl/net.py`):
-- the connection layer refuses loopback, private, link-local and reserved addresses on every hop unless
-  allow-listed, so a redirect cannot reach them either;
-- redirects are followed by hand, at most `max_redirects`, http(s) only, loops refused;
-- timeouts, connection errors, 429 (honouring Retry-After) and 5xx are retried with exponential backoff and
-  jitter; other 4xx are final;
-- `If-None-Match` / `If-Modified-Since` come from the last stored validators; 304 means "nothing new".
+`newsetl.http.request` does the work for feeds, post URLs and images alike: the SSRF-guarded transport
+(every hop's address checked), redirects followed by hand (at most `max_redirects`, http(s) only, loops
+refused), `If-None-Match` / `If-Modified-Since` from the last stored validators (304 means "nothing new"),
+the streamed size cap, and retries of timeouts, connection errors, 429 (honouring Retry-After) and 5xx with
+jittered exponential backoff. Every failure arrives typed (`newsetl.http.errors`); here it becomes
+`FetchFailed(reason)` with its one-line message.
 
 Interface: `async with Fetcher(policy) as f: fetched = await f.get(url, etag=..., last_modified=...)`, which
 returns `Fetched` or raises `FetchFailed(reason)` with a one-line reason.
@@ -16,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from newsetl.http.client import BlockedAddress, guarded_transport, parse_retry_after, retry_delay
+from newsetl.http.errors import BlockedFailure, HttpFailure
+from newsetl.http.request import Limits, RetryPolicy, get, new_client, with_retries
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
 
@@ -83,12 +81,6 @@ class FetchFailed(Exception):
         self.status = status
 
 
-class _Retry(Exception):
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
-
-
 class Fetcher:
     """One keep-alive client for a run's feed and post requests."""
 
@@ -97,15 +89,16 @@ class Fetcher:
         self.accept = accept
         self.client: httpx.AsyncClient | None = None
         self.slots = asyncio.Semaphore(policy.concurrency)
+        self.limits = Limits(max_bytes=policy.max_bytes, max_redirects=policy.max_redirects,
+                             total_timeout=policy.total_timeout)
+        self.retry = RetryPolicy(retries=policy.retries, backoff=policy.backoff, backoff_max=policy.backoff_max,
+                                 retry_after_max=policy.retry_after_max)
 
     async def __aenter__(self) -> "Fetcher":
         p = self.policy
-        self.client = httpx.AsyncClient(
-            transport=guarded_transport(block_private=p.block_private, allow_hosts=p.allow_hosts), follow_redirects=False, trust_env=False,
-            timeout=httpx.Timeout(connect=p.connect_timeout, read=p.read_timeout, write=p.read_timeout,
-                                  pool=p.total_timeout),
-            headers={"User-Agent": p.user_agent, "Accept": self.accept},
-        )
+        self.client = new_client(connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
+                                 total_timeout=p.total_timeout, user_agent=p.user_agent, accept=self.accept,
+                                 block_private=p.block_private, allow_hosts=p.allow_hosts)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -114,94 +107,23 @@ class Fetcher:
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetched:
         """GET `url` (conditionally when validators are given), retrying what is worth retrying."""
-        p = self.policy
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                async with self.slots:
-                    try:
-                        async with asyncio.timeout(p.total_timeout):
-                            fetched = await self._attempt(url, etag, last_modified)
-                    except TimeoutError:
-                        raise _Retry(f"no complete response within {p.total_timeout:g}s") from None
-                fetched.tries = tries
-                return fetched
-            except _Retry as retry:
-                delay = self._delay(tries, retry.retry_after)
-                if tries > p.retries or delay is None:
-                    reason = retry.reason + (f" (after {tries} tries)" if tries > 1 else "")
-                    if delay is None:
-                        reason += f"; Retry-After {retry.retry_after:g}s exceeds retry_after_max"
-                    raise FetchFailed(reason, retry.status) from None
-                await asyncio.sleep(delay)
-
-    def _delay(self, tries: int, retry_after: float | None) -> float | None:
-        p = self.policy
-        return retry_delay(tries, retry_after, backoff=p.backoff, backoff_max=p.backoff_max,
-                           retry_after_max=p.retry_after_max)
-
-    async def _attempt(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
-        """One try: the request, its redirects and the body."""
         assert self.client is not None
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        current, seen = url, {url}
-        for hop in range(self.policy.max_redirects + 1):
-            try:
-                request = self.client.build_request("GET", current, headers=headers)
-                response = await self.client.send(request, stream=True)
-                try:
-                    if response.status_code in REDIRECTS:
-                        current = self._next(current, response, seen)
-                        continue
-                    return await self._finish(url, current, response)
-                finally:
-                    await response.aclose()
-            except BlockedAddress as exc:
-                after = f" after {hop} redirect{'s' if hop != 1 else ''}" if hop else ""
-                raise FetchFailed(f"{exc}{after}") from None
-            except httpx.TimeoutException as exc:
-                kind = {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read", httpx.WriteTimeout: "write",
-                        httpx.PoolTimeout: "pool"}.get(type(exc), "")
-                raise _Retry(f"{kind} timeout".strip()) from None
-            except httpx.TransportError as exc:
-                raise _Retry(f"connection failed: {str(exc) or type(exc).__name__}") from None
-        raise FetchFailed(f"more than {self.policy.max_redirects} redirects")
+        client = self.client
 
-    def _next(self, current: str, response: httpx.Response, seen: set[str]) -> str:
-        location = response.headers.get("location", "").strip()
-        if not location:
-            raise FetchFailed(f"HTTP {response.status_code} redirect without a Location", response.status_code)
-        target = urljoin(current, location).split("#", 1)[0]
-        if urlsplit(target).scheme.lower() not in ("http", "https"):
-            raise FetchFailed(f"redirect to a non-http(s) URL: {target}", response.status_code)
-        if target in seen:
-            raise FetchFailed(f"redirect loop at {target}", response.status_code)
-        seen.add(target)
-        return target
+        async def attempt():  # noqa: ANN202
+            async with self.slots:
+                return await get(client, url, self.limits, etag=etag, last_modified=last_modified)
 
-    async def _finish(self, url: str, final: str, response: httpx.Response) -> Fetched:
-        status = response.status_code
-        phrase = f"HTTP {status} {response.reason_phrase}".strip()
-        if status == 429 or status >= 500:
-            raise _Retry(phrase, status, parse_retry_after(response.headers.get("retry-after")))
-        if status not in (200, 203, 304):
-            raise FetchFailed(phrase, status)
-        content: bytes | None = None
-        if status != 304:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.policy.max_bytes:
-                raise FetchFailed(f"Content-Length {declared} exceeds max_bytes {self.policy.max_bytes}", status)
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > self.policy.max_bytes:
-                    raise FetchFailed(f"body exceeds max_bytes {self.policy.max_bytes}", status)
-            content = bytes(data)
-        return Fetched(url=url, final_url=final, status=status, content=content,
-                       content_type=response.headers.get("content-type"), etag=response.headers.get("etag"),
-                       last_modified=response.headers.get("last-modified"))
+        try:
+            body, tries = await with_retries(attempt, self.retry)
+        except HttpFailure as failure:
+            raise FetchFailed(_reason(failure), failure.status) from None
+        return Fetched(url=url, final_url=body.final_url, status=body.status, content=body.content,
+                       content_type=body.content_type, etag=body.etag, last_modified=body.last_modified, tries=tries)
+
+
+def _reason(failure: HttpFailure) -> str:
+    """The one-line reason; a refused address says how many redirects led there."""
+    if isinstance(failure, BlockedFailure) and failure.redirects:
+        return f"{failure.message} after {failure.redirects} redirect{'s' if failure.redirects != 1 else ''}"
+    return failure.message

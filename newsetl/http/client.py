@@ -1,5 +1,8 @@
 """Shared guarded HTTP for everything newsetl fetches from untrusted URLs (images, feeds, post files).
 
+The request itself (redirects, conditional GET, size cap, retries, typed failures) is `newsetl.http.request`;
+this module holds the transport it runs on and the retry timing:
+
 - `guarded_transport(...)`: an httpx transport whose connection layer resolves each host, refuses loopback,
   private, link-local and reserved addresses (unless allow-listed) and connects to the checked address,
   so every redirect hop and every new connection is checked (see `newsetl.http.guard`).

@@ -2,9 +2,10 @@
 
 One `httpx.AsyncClient` (keep-alive pool) serves every request. A request holds a slot of its host
 (`per_host`) and a global slot (`concurrency`) only while it is on the wire: backoff sleeps and decoding
-hold none. Redirects are followed by hand so that each hop is counted, checked for loops and for its
-scheme; the connection layer (`guard.GuardedBackend`) refuses private and reserved addresses on every
-hop. Decoding, hashing and writing run on a small thread pool (Pillow and hashlib release the GIL).
+hold none. The request itself (redirects counted and checked for loops and scheme, the SSRF guard on every
+hop, conditional GET, the size cap, retries with backoff, typed failures) is the shared client in
+`newsetl.http.request`. Decoding, hashing and writing run on a small thread pool (Pillow and hashlib release
+the GIL).
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from newsetl.config import ImagesConfig
-from newsetl.http.guard import BlockedAddress
+from newsetl.http.client import guarded_transport
+from newsetl.http.errors import BlockedFailure, HttpFailure
+from newsetl.http.request import Body, Limits, RetryPolicy, get, new_client, with_retries
 from newsetl.images.store import ImageStore
-from newsetl.images.urls import FETCHABLE_SCHEMES, decode_data_uri
+from newsetl.images.urls import decode_data_uri
 from newsetl.images.verify import NotAnImage, inspect, thumbnail
-from newsetl.http.client import guarded_transport, parse_retry_after, retry_delay
 
-REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+SKIPPED_REASONS = frozenset({"blocked", "unsupported_scheme"})  # refused by policy, not a fault of the server
 ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8,*/*;q=0.5"
 
 
@@ -86,32 +87,10 @@ class FetchResult:
     elapsed_ms: int = 0
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, error: str, http_status: int | None = None, retry_after: float | None = None):
-        super().__init__(error)
-        self.reason, self.error, self.http_status, self.retry_after = reason, error, http_status, retry_after
-
-
 class _Final(Exception):
     def __init__(self, status: str, reason: str, error: str, http_status: int | None = None):
         super().__init__(error)
         self.status, self.reason, self.error, self.http_status = status, reason, error, http_status
-
-
-@dataclass(slots=True)
-class _Body:
-    data: bytes | None              # None: 304 Not Modified
-    http_status: int
-    etag: str | None
-    last_modified: str | None
-    content_type: str | None
-    final_url: str
-    redirects: int
-
-
-def _drop_fragment(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
 
 
 class ImageFetcher:
@@ -127,6 +106,10 @@ class ImageFetcher:
     ) -> None:
         self.cfg = cfg
         self.store = store
+        self._limits = Limits(max_bytes=cfg.max_bytes, max_redirects=cfg.max_redirects,
+                              total_timeout=cfg.total_timeout)
+        self._retry = RetryPolicy(retries=cfg.retries, backoff=cfg.backoff, backoff_max=cfg.backoff_max,
+                                  retry_after_max=cfg.retry_after_max)
         self._transport = transport
         # Decoding is CPU (GIL released), fsync is waiting on the disk: a few threads per core keep both busy.
         self._workers = workers or max(2, os.cpu_count() or 2)
@@ -146,15 +129,9 @@ class ImageFetcher:
 
     async def __aenter__(self) -> "ImageFetcher":
         cfg = self.cfg
-        timeout = httpx.Timeout(
-            connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=cfg.total_timeout
-        )
-        self.client = httpx.AsyncClient(
-            transport=self._transport or self._make_transport(),
-            timeout=timeout,
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": cfg.user_agent, "Accept": ACCEPT},
+        self.client = new_client(
+            connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout, total_timeout=cfg.total_timeout,
+            user_agent=cfg.user_agent, accept=ACCEPT, transport=self._transport or self._make_transport(),
         )
         self._slots = asyncio.Semaphore(cfg.concurrency)
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="newsetl-image")
@@ -220,143 +197,39 @@ class ImageFetcher:
         return FetchResult(url=job.url, status="ok", outcome="fetched", image=image)
 
     async def _from_http(self, job: FetchJob) -> FetchResult:
-        cfg = self.cfg
         host_slots = self._host_slots.get(job.host)
         if host_slots is None:
-            host_slots = self._host_slots[job.host] = asyncio.Semaphore(cfg.per_host)
-        assert self._slots is not None
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                async with host_slots, self._slots:
-                    try:
-                        async with asyncio.timeout(cfg.total_timeout):
-                            body = await self._attempt(job)
-                    except TimeoutError:
-                        raise _Retryable("timeout", f"no complete response within {cfg.total_timeout:g}s") from None
-                break
-            except _Retryable as retry:
-                delay = self._delay(tries, retry.retry_after)
-                if tries > cfg.retries or delay is None:
-                    error = retry.error
-                    if tries > 1:
-                        error += f" (after {tries} tries)"
-                    if delay is None:
-                        error += f"; Retry-After {retry.retry_after:g}s exceeds retry_after_max"
-                    return FetchResult(
-                        url=job.url, status="failed", outcome="failed", http_status=retry.http_status,
-                        reason=retry.reason, error=error, tries=tries,
-                    )
-                await asyncio.sleep(delay)
-            except _Final as final:
-                return FetchResult(
-                    url=job.url, status=final.status, outcome=final.status, http_status=final.http_status,
-                    reason=final.reason, error=final.error, tries=tries,
-                )
+            host_slots = self._host_slots[job.host] = asyncio.Semaphore(self.cfg.per_host)
+        assert self._slots is not None and self.client is not None
+        client, slots = self.client, self._slots
+        validators = (job.etag, job.last_modified) if job.conditional else (None, None)
+
+        async def attempt() -> Body:  # slots are held on the wire only, not during backoff sleeps
+            async with host_slots, slots:
+                return await get(client, job.source, self._limits, etag=validators[0], last_modified=validators[1],
+                                 accept_not_modified=job.conditional)
+
+        try:
+            body, tries = await with_retries(attempt, self._retry)
+        except HttpFailure as failure:
+            return FetchResult(
+                url=job.url, status="skipped" if failure.reason in SKIPPED_REASONS else "failed",
+                outcome="skipped" if failure.reason in SKIPPED_REASONS else "failed", http_status=failure.status,
+                reason=failure.reason, error=_error(failure), tries=failure.tries,
+            )
         result = FetchResult(
-            url=job.url, status="ok", outcome="fetched", http_status=body.http_status,
+            url=job.url, status="ok", outcome="fetched", http_status=body.status,
             etag=body.etag or job.etag, last_modified=body.last_modified or job.last_modified,
             content_type=body.content_type, final_url=body.final_url, redirects=body.redirects, tries=tries,
         )
-        if body.data is None:
+        if body.content is None:
             result.outcome = "revalidated"
             return result
         try:
-            result.image = await self._store(body.data)
+            result.image = await self._store(body.content)
         except _Final as final:
             result.status, result.outcome, result.reason, result.error = final.status, final.status, final.reason, final.error
         return result
-
-    def _delay(self, tries: int, retry_after: float | None) -> float | None:
-        """Seconds before the next try; None when the server asks for longer than we will wait."""
-        cfg = self.cfg
-        return retry_delay(tries, retry_after, backoff=cfg.backoff, backoff_max=cfg.backoff_max,
-                           retry_after_max=cfg.retry_after_max)
-
-    async def _attempt(self, job: FetchJob) -> _Body:
-        """One try: the request, its redirects and the body. Raises _Retryable or _Final."""
-        assert self.client is not None
-        cfg = self.cfg
-        url = job.source
-        seen = {url}
-        redirects = 0
-        headers: dict[str, str] = {}
-        if job.conditional:
-            if job.etag:
-                headers["If-None-Match"] = job.etag
-            if job.last_modified:
-                headers["If-Modified-Since"] = job.last_modified
-        while True:
-            try:
-                response = await self.client.send(self.client.build_request("GET", url, headers=headers), stream=True)
-                try:
-                    status = response.status_code
-                    if status in REDIRECT_CODES:
-                        url = self._next_hop(url, response, redirects, seen)
-                        redirects += 1
-                        continue
-                    if status == 304 and job.conditional:
-                        return _Body(None, 304, response.headers.get("etag"), response.headers.get("last-modified"),
-                                     response.headers.get("content-type"), url, redirects)
-                    if status == 429 or status >= 500:
-                        retry_after = parse_retry_after(response.headers.get("retry-after"))
-                        phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
-                        raise _Retryable(f"http_{status}", f"HTTP {status}{phrase}", status, retry_after)
-                    if status not in (200, 203):
-                        phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
-                        raise _Final("failed", f"http_{status}", f"HTTP {status}{phrase}", status)
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > cfg.max_bytes:
-                        raise _Final("failed", "too_large",
-                                     f"Content-Length {declared} exceeds max_bytes {cfg.max_bytes}", status)
-                    data = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > cfg.max_bytes:
-                            raise _Final("failed", "too_large", f"body exceeds max_bytes {cfg.max_bytes}", status)
-                    return _Body(bytes(data), status, response.headers.get("etag"),
-                                 response.headers.get("last-modified"), response.headers.get("content-type"),
-                                 url, redirects)
-                finally:
-                    await response.aclose()
-            except BlockedAddress as exc:
-                where = f" (after {redirects} redirect{'s' if redirects != 1 else ''})" if redirects else ""
-                raise _Final("skipped", "blocked", f"{exc}{where}") from None
-            except httpx.TimeoutException as exc:
-                if str(exc).startswith("DNS lookup"):  # from the guard: "DNS lookup of <host> timed out"
-                    raise _Retryable("dns", str(exc)) from None
-                kind = {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read", httpx.PoolTimeout: "pool",
-                        httpx.WriteTimeout: "write"}.get(type(exc), "")
-                raise _Retryable("timeout", f"{kind} timeout".strip()) from None
-            except httpx.ConnectError as exc:
-                text = str(exc) or "connection failed"
-                if "DNS lookup" in text and "failed" in text and "Temporary" not in text:
-                    raise _Final("failed", "dns", text) from None
-                raise _Retryable("connect", text) from None
-            except httpx.RemoteProtocolError as exc:
-                text = str(exc) or "protocol error"
-                reason = "truncated" if "complete message body" in text or "incomplete" in text else "protocol"
-                raise _Retryable(reason, f"{'truncated body: ' if reason == 'truncated' else ''}{text}") from None
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                raise _Retryable("network", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
-
-    def _next_hop(self, url: str, response: httpx.Response, redirects: int, seen: set[str]) -> str:
-        status = response.status_code
-        location = response.headers.get("location", "").strip()
-        if not location:
-            raise _Final("failed", f"http_{status}", f"HTTP {status} redirect without a Location", status)
-        if redirects >= self.cfg.max_redirects:
-            raise _Final("failed", "too_many_redirects", f"more than {self.cfg.max_redirects} redirects", status)
-        target = urljoin(url, location)
-        scheme = urlsplit(target).scheme.lower()
-        if scheme not in FETCHABLE_SCHEMES:
-            raise _Final("skipped", "unsupported_scheme", f"redirect to unsupported scheme {scheme!r}", status)
-        target = _drop_fragment(target)
-        if target in seen:
-            raise _Final("failed", "redirect_loop", f"redirect loop after {redirects + 1} redirects", status)
-        seen.add(target)
-        return target
 
     # -- verify and store ---------------------------------------------------------------------------------
 
@@ -398,3 +271,10 @@ class ImageFetcher:
         relative = self.store.relative(sha, ext, suffix)
         self.store.put(relative, blob)
         return Thumbnail(name, width, height, len(blob), relative)
+
+
+def _error(failure: HttpFailure) -> str:
+    """The one-line error; a refused address says how many redirects led there."""
+    if isinstance(failure, BlockedFailure) and failure.redirects:
+        return f"{failure.message} (after {failure.redirects} redirect{'s' if failure.redirects != 1 else ''})"
+    return failure.message
