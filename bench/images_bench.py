@@ -176,7 +176,7 @@ def run_step(urls: list[str], workdir: str, concurrency: int, fsync: bool, out: 
 
     import pyarrow as pa
 
-    from newsetl.tasks.images import fetch_images
+    from newsetl.images.pipeline import fetch_images
     from newsetl.warehouse.db import connect_writer
 
     config = _config(Path(workdir), concurrency, fsync)

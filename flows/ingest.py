@@ -23,7 +23,7 @@ from newsetl.runtime.progress import report
 from newsetl.rules import load_rules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.remote import remote_step
-from newsetl.tasks.images import images_step
+from newsetl.flows.images import images_step
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import discover_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run

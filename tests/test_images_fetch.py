@@ -9,7 +9,7 @@ import pytest
 
 from imageserver import Reply
 from images_helpers import add_article, fetch_row, image_row, make_config, open_warehouse, store_files
-from newsetl.tasks.images import fetch_images
+from newsetl.images.pipeline import fetch_images
 
 PNG, JPEG, GIF, WEBP = "badge.png", "skyline.jpg", "spinner.gif", "slides.webp"
 

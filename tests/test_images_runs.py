@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from imageserver import Reply
 from images_helpers import add_article, fetch_row, make_config, open_warehouse, store_files
-from newsetl.tasks.images import fetch_images, parse_since, register_images
+from newsetl.images.pipeline import fetch_images
+from newsetl.images.plan import parse_since
+from newsetl.images.register import register_images
 
 PNG, JPEG = "badge.png", "skyline.jpg"
 

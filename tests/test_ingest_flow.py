@@ -183,12 +183,12 @@ def test_old_warehouse_upgrades_in_place(tmp_path, posts_dir, warehouse_path):
 
 def test_images_step_that_stops_leaves_the_run_partial_not_failed(tmp_path, posts_dir, warehouse_path,
                                                                   monkeypatch):
-    import newsetl.tasks.images
+    import newsetl.flows.images
 
     def timed_out(*args, **kwargs):
         raise TimeoutError("Task run exceeded timeout of 3600.0 second(s)")
 
-    monkeypatch.setattr(newsetl.tasks.images, "images_task", timed_out)
+    monkeypatch.setattr(newsetl.flows.images, "images_task", timed_out)
     config = make_config(tmp_path, warehouse_path, [hexo(posts_dir)], images={"enabled": True})
     summary = ingest(config)
     assert (summary["status"], summary["new"]) == ("partial", 15)

@@ -12,7 +12,7 @@ def cmd_images(args: argparse.Namespace, config: Config) -> int:
     from newsetl.flows.images import images
     from newsetl.cli.output import progress_bar
     from newsetl.runtime.lock import warehouse_lock
-    from newsetl.tasks.images import parse_since
+    from newsetl.images.plan import parse_since
 
     since = parse_since(args.since)
     started = time.perf_counter()
