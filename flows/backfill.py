@@ -20,7 +20,6 @@ from prefect import flow, get_run_logger
 from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.warehouse.raw_posts import cached_posts
-from newsetl.rules import load_rules
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
 from newsetl.tasks.load import load_task
@@ -85,7 +84,7 @@ def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
         except OSError as exc:
             out.rejects.append(Reject(source, locator, "read", f"cached input gone: {path} ({exc.strerror})"))
             continue
-        out.refs.append(InputRef(source, "hexo_dir", locator, str(path), hash_bytes(data), len(data)))
+        out.refs.append(InputRef(source, "hexo_dir", locator, str(path), hash_bytes(data), len(data), data=data))
     return out
 
 
@@ -94,7 +93,7 @@ def backfill(config: Config, selection: Selection) -> dict:
     """Reprocess the selected articles from cached raw input; returns the run summary."""
     logger = get_run_logger()
     summary = begin_run()
-    rules = load_rules(config.resolve(config.rules) if config.rules else None)
+    rules = config.site_rules()
     with writer(config.resolve(config.warehouse)) as con:
         selected = select_articles(con, selection, config.timezone)
         targets = cached_inputs(con, config, selected)
@@ -114,8 +113,7 @@ def backfill(config: Config, selection: Selection) -> dict:
 
 def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary) -> None:
     started = time.perf_counter()
-    zones = {s.name: check_zone(s.timezone or config.timezone)
-             for s in config.sources if isinstance(s, HexoDirSource)}
+    zones = config.source_zones([s for s in config.sources if isinstance(s, HexoDirSource)])
     size = config.batch_size
     cleaned = chain(
         (prepare_task.submit(inputs, config.encodings, zones, rules)
@@ -132,7 +130,7 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
                           + sum(targets.not_cached.values()))
     summary.new, summary.updated, summary.unchanged = total.new, total.updated, total.unchanged
     summary.rejected = total.rejected
-    summary.reject_reasons = dict(Counter(f"{r.stage}: {r.error}" for r in rejects).most_common(10))
+    summary.add_rejects(rejects)
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - started
 
 

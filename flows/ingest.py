@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from itertools import islice
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 
-from newsetl.config import Config, HexoDirSource, check_zone
+from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
-from newsetl.rules import load_rules
+from newsetl.posts.discover import ChangedFiles
+from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.remote import remote_step
 from newsetl.flows.images import images_step
@@ -32,7 +33,6 @@ from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.db import checkpoint, writer
 from newsetl.warehouse.source_files import known_hashes
 
-SOURCE_STAGES = ("discover", "fetch")
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
 LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see load_batches
 
@@ -49,10 +49,11 @@ def sources_for_paths(paths: list[str]) -> list[HexoDirSource]:
     return sources
 
 
-def input_batches(refs: list[InputRef], size: int) -> Iterator[Batch]:
+def input_batches(refs: Iterable[InputRef], size: int) -> Iterator[Batch]:
     """`refs` in Batches of `size`: a Batch, not a list, so Prefect does not walk 1,000 refs per task call."""
-    for i in range(0, len(refs), size):
-        yield Batch(refs[i:i + size])
+    refs = iter(refs)
+    while chunk := list(islice(refs, size)):
+        yield Batch(chunk)
 
 
 @flow(name="ingest", log_prints=False)
@@ -63,9 +64,10 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
                                                           if isinstance(s, HexoDirSource)]
     summary = begin_run(sources=[s.name for s in hexo_sources])
     with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
-        _run(con, config, hexo_sources, summary)
+        rules = config.site_rules()  # loaded once per run
+        _run(con, config, hexo_sources, summary, rules)
         if not paths:  # feed and post_urls sources (flows/remote.py)
-            remote_step(con, config, summary)
+            remote_step(con, config, summary, rules)
         images_step(con, config, summary)  # after every load: fetch what the articles reference
         analytics_step(con, config.reporting, summary)
     logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected", summary.run_id, summary.status,
@@ -73,24 +75,27 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     return summary.to_dict()
 
 
-def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSummary) -> None:
+def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSummary, rules: SiteRules) -> None:
     stage_start = time.perf_counter()
-    rules = load_rules(config.resolve(config.rules) if config.rules else None)
-    zones = {s.name: check_zone(s.timezone or config.timezone) for s in hexo_sources}
+    zones = config.source_zones(hexo_sources)
     known = known_hashes(con)
-    found = discover_task([(s, config.resolve(s.path)) for s in hexo_sources], known)
-    summary.discovered = found.discovered
-    summary.unchanged = found.unchanged
+    listing = discover_task([(s, config.resolve(s.path)) for s in hexo_sources])
     summary.stage_seconds["discover"] = time.perf_counter() - stage_start
 
     stage_start = time.perf_counter()
     total = LoadCounts()
-    rejects = list(found.rejects)
-    if found.rejects:  # sources that could not be walked at all
-        total.add(load_task(con, Batch([], found.rejects), summary.run_id))
+    rejects = list(listing.rejects)
+    if listing.rejects:  # sources that could not be walked at all
+        total.add(load_task(con, Batch([], listing.rejects), summary.run_id))
+    changed = ChangedFiles(listing.files, known)  # each file read and hashed once, lazily, batch by batch
     cleaned = (prepare_task.submit(inputs, config.encodings, zones, rules)
-               for inputs in input_batches(found.todo, config.batch_size))
-    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(found.todo))
+               for inputs in input_batches(changed, config.batch_size))
+    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files))
+    if changed.rejects:  # files that could not be read
+        rejects.extend(changed.rejects)
+        total.add(load_task(con, Batch([], changed.rejects), summary.run_id))
+    summary.discovered = changed.discovered
+    summary.unchanged = changed.unchanged
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
     checkpoint(con)  # fold the run's write-ahead log into the warehouse file
@@ -98,11 +103,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected
-    summary.reject_reasons = dict(Counter(f"{r.stage}: {r.error}" for r in rejects).most_common(10))
-    # A source that could not be walked or fetched at all makes the run partial; bad posts do not.
-    for r in rejects:
-        if r.stage in SOURCE_STAGES:
-            summary.add_problem(f"{r.source}: {r.stage}: {r.error}")
+    summary.add_rejects(rejects)  # a source that could not be walked makes the run partial; bad posts do not
 
 
 def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects: list, run_id: str,

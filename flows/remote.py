@@ -7,15 +7,13 @@ run never leaves validators that would hide unloaded items behind a 304), and ad
 
 from __future__ import annotations
 
-from collections import Counter
-
 import duckdb
 
-from newsetl.config import Config, FeedSource, PostUrlsSource, check_zone
+from newsetl.config import Config, FeedSource, PostUrlsSource
 from newsetl.feeds.collect import RemoteBatch, RemoteSource
 from newsetl.feeds.fetch import HttpPolicy
 from newsetl.models import Batch
-from newsetl.rules import SiteRules, load_rules
+from newsetl.rules import SiteRules
 from newsetl.runs import RunSummary
 from newsetl.tasks.feeds import fetch_remote_task
 from newsetl.tasks.load import load_task
@@ -26,8 +24,6 @@ from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_files import known_hashes
 from newsetl.warehouse.source_state import SourceState, load_states, save_states
 
-# A reject at these stages means a whole URL yielded nothing: the run is partial.
-SOURCE_STAGES = ("discover", "fetch")
 
 
 def remote_sources(config: Config) -> list[RemoteSource]:
@@ -51,24 +47,19 @@ def fetch_remote(con: duckdb.DuckDBPyConnection, config: Config, sources: list[R
     previous: dict[tuple[str, str], SourceState] = {}
     for source in sources:
         previous.update({(source.name, url): st for url, st in load_states(con, source.name).items()})
-    zones = {s.name: check_zone(getattr(s, "timezone", None) or config.timezone) for s in sources}
+    zones = config.source_zones(sources)
     return fetch_remote_task(sources, http_policy(config), known=known_hashes(con), previous=previous,
                              zones=zones, encodings=config.encodings)
 
 
 def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSummary,
-                rules: SiteRules | None = None) -> RemoteBatch | None:
-    """Fetch, clean and load the feed and post_urls sources; fold the counts into `summary`.
-
-    `rules`: the run's cleaning rules (loaded from the config when not given).
-    """
+                rules: SiteRules) -> RemoteBatch | None:
+    """Fetch, clean and load the feed and post_urls sources with the run's `rules`; fold counts into `summary`."""
     sources = remote_sources(config)
     if not sources:
         return None
     remote = fetch_remote(con, config, sources)
     store_posts(con, remote.posts)  # raw input for `newsetl backfill` (warehouse/raw_posts.py)
-    if rules is None:
-        rules = load_rules(config.resolve(config.rules) if config.rules else None)
     total = LoadCounts()
     rejects = list(remote.rejects)
     total.add(load_task(con, Batch([], remote.rejects), summary.run_id))
@@ -84,11 +75,7 @@ def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
     summary.updated += total.updated
     summary.unchanged += remote.unchanged + total.unchanged
     summary.rejected += total.rejected
-    reasons = Counter(summary.reject_reasons) + Counter(f"{r.stage}: {r.error}" for r in rejects)
-    summary.reject_reasons = dict(reasons.most_common(10))
-    for r in rejects:
-        if r.stage in SOURCE_STAGES:
-            summary.add_problem(f"{r.source}: {r.stage}: {r.error}")
+    summary.add_rejects(rejects)
     summary.extra["remote sources"] = _state_table(remote.states)
     return remote
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from newsetl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from newsetl.rules import SiteRules
 
 DEFAULT_CONFIG_NAME = "newsetl.yaml"
 DEFAULT_WAREHOUSE = "data/newsetl.duckdb"
@@ -303,6 +306,17 @@ class Config(Section):
 
     def source_names(self) -> list[str]:
         return [s.name for s in self.sources]
+
+    def source_zones(self, sources: list | None = None) -> dict[str, ZoneInfo]:
+        """Each source's time zone (its own `timezone`, else the config's), by source name."""
+        return {s.name: check_zone(getattr(s, "timezone", None) or self.timezone)
+                for s in (self.sources if sources is None else sources)}
+
+    def site_rules(self) -> "SiteRules":
+        """The cleaning rules this config names (`rules:`), or the bundled ones: load once per run."""
+        from newsetl.rules import load_rules
+
+        return load_rules(self.resolve(self.rules) if self.rules else None)
 
 
 def check_zone(name: str) -> ZoneInfo:

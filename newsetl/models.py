@@ -27,6 +27,7 @@ class InputRef:
     file_hash: str        # sha256 of the raw bytes
     size: int
     url: str | None = None
+    data: bytes | None = None  # the raw bytes when discovery already read them (each file is read once)
 
 
 @dataclass(slots=True)
@@ -135,7 +136,7 @@ class Batch:
                  tables: object | None = None) -> None:
         self.items = items if items is not None else []
         self.rejects = rejects if rejects is not None else []
-        self.tables = tables  # cleaned batches: Arrow tables built by the worker (newsetl.tasks.load.ArticleTables)
+        self.tables = tables  # cleaned batches: Arrow tables built by the worker (newsetl.posts.tables.ArticleTables)
 
     def __repr__(self) -> str:
         return f"Batch({len(self.items)} items, {len(self.rejects)} rejects)"

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Iterable
+
+from newsetl.models import Reject
+
+# A reject at these stages means a whole source or URL yielded nothing: the run is partial.
+SOURCE_STAGES = ("discover", "fetch")
 
 
 @dataclass(slots=True)
@@ -42,6 +49,15 @@ class RunSummary:
         self.problems.append(problem)
         if message:
             self.message = problem
+
+    def add_rejects(self, rejects: Iterable[Reject]) -> None:
+        """Count the rejects' reasons (the ten most common are kept); a source that yielded nothing is a problem."""
+        rejects = list(rejects)
+        reasons = Counter(self.reject_reasons) + Counter(f"{r.stage}: {r.error}" for r in rejects)
+        self.reject_reasons = dict(reasons.most_common(10))
+        for r in rejects:
+            if r.stage in SOURCE_STAGES:
+                self.add_problem(f"{r.source}: {r.stage}: {r.error}")
 
     def fail(self, exc: BaseException) -> None:
         """An error escaped the run: it failed."""

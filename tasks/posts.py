@@ -12,10 +12,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newsetl.posts.clean import clean_posts
-from newsetl.posts.discover import discover_sources
+from newsetl.posts.discover import list_sources
 from newsetl.posts.pipeline import prepare_batch
 
-discover_task = task(discover_sources, name="discover", cache_policy=NO_CACHE, timeout_seconds=1800)
+discover_task = task(list_sources, name="discover", cache_policy=NO_CACHE, timeout_seconds=1800)
 
 prepare_task = task(prepare_batch, name="read-parse-clean", cache_policy=NO_CACHE, retries=2,
                     retry_delay_seconds=[1, 5], timeout_seconds=600)

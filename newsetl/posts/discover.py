@@ -1,4 +1,10 @@
-"""Discover step: walk Hexo folders, hash every post file, and split new/changed from unchanged."""
+"""Discover step: list the post files of Hexo folders, then read and hash them lazily, batch by batch.
+
+Listing is cheap (names only). `ChangedFiles` reads each file once, hashes its bytes and keeps new or changed
+files with their bytes attached (`InputRef.data`), so the worker never reads a file a second time; unchanged
+files are counted and dropped. It is a generator consumed batch by batch, so only the batches in flight hold
+file bytes in memory.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,27 @@ import hashlib
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Iterator
 
 from newsetl.config import HexoDirSource
 from newsetl.models import InputRef, Reject
 
 
 @dataclass(slots=True)
-class Discovery:
-    """What discovery found: inputs to process, how many were unchanged, and sources it could not walk."""
+class PostFile:
+    """One listed post file: its source, its locator (path relative to the source root) and where it is."""
 
-    todo: list[InputRef] = field(default_factory=list)
-    unchanged: int = 0
+    source: str
+    locator: str
+    path: Path
+
+
+@dataclass(slots=True)
+class Listing:
+    """The post files of the sources, and the sources that could not be walked at all."""
+
+    files: list[PostFile] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-
-    @property
-    def discovered(self) -> int:
-        return len(self.todo) + self.unchanged
 
 
 def iter_post_files(root: Path, globs: list[str], exclude: list[str]) -> list[Path]:
@@ -39,30 +50,68 @@ def hash_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def discover_hexo(source: HexoDirSource, root: Path, known: dict[tuple[str, str], str],
-                  out: Discovery) -> None:
-    """Add one folder's post files to `out`; `known` maps (source, locator) to the last ingested hash."""
-    if not root.is_dir():
-        out.rejects.append(Reject(source.name, str(root), "discover", f"folder not found: {root}"))
-        return
-    for path in iter_post_files(root, source.globs, source.exclude):
-        locator = path.relative_to(root).as_posix()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            out.rejects.append(Reject(source.name, locator, "read", f"cannot read file: {exc.strerror}"))
+def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
+    """The post files of each (source, root folder); a missing folder is a `discover` reject."""
+    out = Listing()
+    for source, root in sources:
+        if not root.is_dir():
+            out.rejects.append(Reject(source.name, str(root), "discover", f"folder not found: {root}"))
             continue
-        digest = hash_bytes(data)
-        if known.get((source.name, locator)) == digest:
-            out.unchanged += 1
-            continue
-        out.todo.append(InputRef(source.name, "hexo_dir", locator, str(path), digest, len(data)))
+        for path in iter_post_files(root, source.globs, source.exclude):
+            out.files.append(PostFile(source.name, path.relative_to(root).as_posix(), path))
+    return out
+
+
+class ChangedFiles:
+    """Iterate the new or changed files of a listing, each read once and hashed, with its bytes attached.
+
+    `known` maps (source, locator) to the last ingested hash. After the iteration, `unchanged` counts the
+    files skipped and `rejects` holds the files that could not be read.
+    """
+
+    def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str]) -> None:
+        self.files = files
+        self.known = known
+        self.changed = 0
+        self.unchanged = 0
+        self.rejects: list[Reject] = []
+
+    def __iter__(self) -> Iterator[InputRef]:
+        for f in self.files:
+            try:
+                data = f.path.read_bytes()
+            except OSError as exc:
+                self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
+                continue
+            digest = hash_bytes(data)
+            if self.known.get((f.source, f.locator)) == digest:
+                self.unchanged += 1
+                continue
+            self.changed += 1
+            yield InputRef(f.source, "hexo_dir", f.locator, str(f.path), digest, len(data), data=data)
+
+    @property
+    def discovered(self) -> int:
+        return self.changed + self.unchanged
+
+
+@dataclass(slots=True)
+class Discovery:
+    """Everything discovery found at once (for benchmarks and tools; the flow iterates `ChangedFiles`)."""
+
+    todo: list[InputRef] = field(default_factory=list)
+    unchanged: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def discovered(self) -> int:
+        return len(self.todo) + self.unchanged
 
 
 def discover_sources(sources: list[tuple[HexoDirSource, Path]],
                      known: dict[tuple[str, str], str]) -> Discovery:
-    out = Discovery()
-    for source, root in sources:
-        discover_hexo(source, root, known, out)
-    return out
-
+    """List, read and hash every file of `sources` eagerly."""
+    listing = list_sources(sources)
+    changed = ChangedFiles(listing.files, known)
+    todo = list(changed)
+    return Discovery(todo, changed.unchanged, listing.rejects + changed.rejects)

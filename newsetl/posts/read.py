@@ -25,8 +25,10 @@ def read_inputs(refs: list[InputRef], encodings: list[str]) -> Batch:
     rejects: list[Reject] = []
     for ref in refs:
         try:
-            with open(ref.path, "rb") as handle:
-                data = handle.read()
+            data, ref.data = ref.data, None  # bytes read by discovery: not kept beyond decoding
+            if data is None:
+                with open(ref.path, "rb") as handle:
+                    data = handle.read()
             raws.append(RawPost(ref, decode_text(data, encodings)))
         except OSError as exc:
             rejects.append(Reject(ref.source, ref.locator, "read", f"cannot read file: {exc.strerror}",
