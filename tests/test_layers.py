@@ -1,6 +1,6 @@
 """The layout's rules, checked on the code itself (AST): one home per concern, no upward imports, no cycles.
 
-Layers, lowest first: core (newsetl/{config,models,errors,rules,runs}.py) < warehouse/ (all SQL) < library
+Layers, lowest first: core (newsetl/{config,models,errors,rules,runs,durations}.py) < warehouse/ (all SQL) < library
 concerns (newsetl/posts, feeds, images, http, reporting, runtime) < tasks/ (Prefect task adapters) < flows/
 (flows and orchestration) < newsetl/cli/ (the command line, the only library code that may import flows).
 """
@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"newsetl": "newsetl", "flows": "newsetl.flows", "tasks": "newsetl.tasks", "warehouse": "newsetl.warehouse"}
-CORE = {"newsetl", "newsetl.config", "newsetl.models", "newsetl.errors", "newsetl.rules", "newsetl.runs"}
+CORE = {"newsetl", "newsetl.config", "newsetl.models", "newsetl.errors", "newsetl.rules", "newsetl.runs",
+        "newsetl.durations"}
 SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|WITH|COPY|ATTACH|DETACH|PRAGMA|BEGIN"
                        r"|COMMIT|ROLLBACK|CHECKPOINT|INSTALL|LOAD|EXPORT|IMPORT|SET|RESET|SUMMARIZE|DESCRIBE)\b")
 DB_CALLS = {"execute", "executemany", "sql", "query", "register", "unregister", "from_arrow", "read_csv"}
@@ -203,3 +204,14 @@ def test_the_distribution_claims_only_the_newsetl_import_name() -> None:
     packages = {module_name(p.parent / "__init__.py") for p in (ROOT / "newsetl").rglob("*.py")
                 if (p.parent / "__init__.py").exists()}
     assert packages - {"newsetl.reporting.templates"} <= set(setup["packages"]) | {"newsetl.flows"}
+
+
+def test_prefect_yaml_entrypoints_load_from_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`prefect deploy` reads `flows/<file>.py:<flow>` paths: they still load after the move into newsetl.flows."""
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    monkeypatch.chdir(ROOT)
+    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    names = {load_flow_from_entrypoint(d["entrypoint"]).name for d in deployments}
+    assert names == {"newsetl-scheduled"}
