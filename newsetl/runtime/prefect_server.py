@@ -1,0 +1,211 @@
+"""The Prefect API a newsetl command talks to: a configured one, or a private server that dies with us.
+
+Without a configured API, Prefect starts an ephemeral server itself, in a subprocess that outlives the
+newsetl process on `kill -9` (issue 11 measured 20 orphans in 23 kills, one of them burning CPU). It also
+starts it late: only after the command has imported Prefect and its server module (~3 s on 2 cores) and
+the flow makes its first call. `start_private_api` instead starts the same server (Prefect's
+`create_app`, under uvicorn, UI off, ephemeral services) the moment a command that runs flows begins:
+
+- it boots while the command imports Prefect, DuckDB and the flow modules, on the other core;
+- the command never imports `prefect.server` (Prefect's client sees `PREFECT_API_URL` and connects);
+- the server cannot outlive the newsetl process: on Linux the kernel kills it when its parent dies
+  (`PR_SET_PDEATHSIG`, set in the child before it imports anything), and a watchdog thread in the child
+  exits when its parent changes (every platform, and the case where the parent died before the prctl);
+  on a normal exit `stop` ends it (atexit, after Prefect's own exit handlers have flushed their logs).
+
+A configured API is reused and nothing is started: `PREFECT_API_URL` in the environment, `[api] url` in
+./prefect.toml, or the active profile's `PREFECT_API_URL` (e.g. a `prefect server start` on this machine).
+
+Run as `python -m newsetl.runtime.prefect_server PORT PARENT_PID` this module is the server process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+from newsetl.errors import NewsetlError
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+WATCHDOG_SECONDS = 0.5
+PORT_IN_USE = 3  # the server's exit code when someone took its port between our check and its bind
+
+
+class PrefectApiError(NewsetlError):
+    """The private Prefect API did not come up."""
+
+    exit_code = 1
+
+
+def configured_api_url() -> str | None:
+    """The API URL Prefect would use from its configuration, without importing Prefect (None: none set)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    settings = sys.modules.get("prefect.settings")
+    if settings is not None:  # in-process use after Prefect was imported (tests, notebooks): ask Prefect itself
+        return settings.PREFECT_API_URL.value() or None
+    local = _toml(Path("prefect.toml"))
+    if isinstance(local.get("api"), dict) and local["api"].get("url"):
+        return str(local["api"]["url"])
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser())
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    profile = profiles.get("profiles", {}).get(active, {})
+    return str(profile["PREFECT_API_URL"]) if isinstance(profile, dict) and profile.get("PREFECT_API_URL") else None
+
+
+def _toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateApi:
+    """A Prefect API server process owned by this process (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self._log = tempfile.TemporaryFile()
+        self._ready = False
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> None:
+        self.port = _free_port()
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1"}
+        env.pop("PREFECT_API_URL", None)
+        # Started from this (the main) thread: PR_SET_PDEATHSIG fires when the thread that forked exits.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "newsetl.runtime.prefect_server", str(self.port), str(os.getpid())],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the API answers /health; a clear error if the server exits or never answers."""
+        deadline = time.monotonic() + timeout
+        while not self._ready:
+            code = self.process.poll()
+            if code == PORT_IN_USE:
+                self.start()
+                continue
+            if code is not None:
+                raise PrefectApiError(f"the Prefect API server exited with code {code}: {self._stderr_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    self._ready = response.status == 200
+            except OSError:
+                pass
+            if not self._ready:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise PrefectApiError(f"the Prefect API server did not answer within {timeout:g} s")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Ask the server to stop (SIGTERM), then kill it if it has not within 5 s."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _stderr_tail(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else "(no output)"
+
+
+_api: PrivateApi | None = None
+
+
+def start_private_api() -> PrivateApi | None:
+    """Start a private API for this process unless one is configured (or already started); see the module
+    docstring. Sets `PREFECT_API_URL` for Prefect (imported after this), so call it before importing Prefect.
+    """
+    global _api
+    if _api is not None:
+        return _api
+    if configured_api_url() is not None:
+        return None
+    _api = PrivateApi()
+    _api.start()
+    os.environ["PREFECT_API_URL"] = _api.api_url
+    atexit.register(_api.stop)  # registered before Prefect's handlers, so it runs after them
+    return _api
+
+
+def wait_for_private_api(timeout: float | None = None) -> None:
+    """Block until the private API (if this process started one) answers."""
+    if _api is not None:
+        _api.wait_ready(timeout if timeout is not None else
+                        float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 180)))
+
+
+# ------------------------------------------------------------------------------ the server process
+def _die_with_parent(parent: int) -> None:
+    """Make sure this process ends when `parent` does, however it ends."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watchdog() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_SECONDS)
+        os._exit(0)
+
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os._exit(0)
+    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
+
+
+def _serve(port: int, parent: int) -> None:
+    _die_with_parent(parent)
+    import uvicorn
+
+    try:
+        uvicorn.run("prefect.server.api.server:create_app", factory=True, host="127.0.0.1", port=port,
+                    log_level="error", lifespan="on")
+    except SystemExit as exc:  # uvicorn exits 1 when it cannot bind: tell the parent to pick another port
+        if exc.code == 1 and not _port_free(port):
+            sys.exit(PORT_IN_USE)
+        raise
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]), int(sys.argv[2]))
