@@ -135,12 +135,47 @@ def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CHECKPOINT")
 
 
-def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection; a clear error when the file is missing or being written."""
+def connect_reader(path: Path, *, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
+    """A read-only connection; a clear error when the file is missing or being written.
+
+    `sandbox=True` also locks it down for SQL a user typed (`read_only_sandbox`): `newsetl query`.
+    """
     if not path.exists():
         raise NewsetlError(f"no warehouse at {path}: run `newsetl ingest` first")
     con = _open(path, read_only=True)
     if current_version(con) < latest_version():
         con.close()
         raise NewsetlError(f"warehouse {path} needs an upgrade: run `newsetl ingest` (or `newsetl migrate`) once")
+    if sandbox:
+        read_only_sandbox(con)
     return con
+
+
+# DuckDB's own switches, in this order: the lock comes last, so no SET, RESET or PRAGMA can undo the others.
+SANDBOX_SETTINGS = (
+    ("enable_external_access", "false"),        # no file or network access: COPY TO, EXPORT/IMPORT DATABASE,
+                                                # ATTACH, INSTALL, LOAD from a path, read_csv('/etc/...')
+    ("autoinstall_known_extensions", "false"),  # nothing is downloaded ...
+    ("autoload_known_extensions", "false"),     # ... or loaded behind the query's back
+    ("allow_community_extensions", "false"),
+    ("lock_configuration", "true"),             # SET / RESET / PRAGMA x=... now fail
+)
+
+
+def read_only_sandbox(con: duckdb.DuckDBPyConnection) -> None:
+    """Lock a read-only connection down for untrusted SQL; idempotent.
+
+    The warehouse file is already opened read-only (no INSERT, DELETE, CREATE, DROP on it). This also keeps
+    the SQL from writing or reading other files, attaching other databases, installing or loading extensions
+    and changing settings. The fts extension is loaded first, so `match_bm25` (search) keeps working.
+    """
+    from newsetl.warehouse.search import load_fts
+
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        return
+    try:
+        load_fts(con)
+    except NewsetlError:
+        pass  # no fts here: every query but BM25 search still works
+    for name, value in SANDBOX_SETTINGS:
+        con.execute(f"SET {name} = {value}")

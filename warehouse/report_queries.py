@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from newsetl.errors import UsageError
+from newsetl.warehouse.db import read_only_sandbox
 
 
 def totals(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
@@ -78,12 +81,25 @@ def latest_runs(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple]:
     ).fetchall()
 
 
+# What DuckDB says when the sandbox or the read-only file refuses a statement.
+REFUSED = re.compile(r"disabled by configuration|disabled through configuration|configuration has been locked|"
+                     r"read-only mode|in read-only mode|Permission Error", re.IGNORECASE)
+
+
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
-    """(column names, rows) of any SQL the user typed; SQL errors become one-line usage errors."""
+    """(column names, rows) of any SQL the user typed, on a connection locked down first (`read_only_sandbox`).
+
+    Reading the warehouse (tables, views, search) works; a statement that would write a file, attach a
+    database, install or load an extension or change a setting is refused. Errors become one-line usage errors.
+    """
+    read_only_sandbox(con)
     try:
         cursor = con.execute(sql)
         if cursor.description is None:
             return [], []
         return [d[0] for d in cursor.description], cursor.fetchall()
     except duckdb.Error as exc:
-        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, duckdb.PermissionException) or REFUSED.search(first):
+            raise UsageError(f"query failed: refused, `newsetl query` only reads the warehouse ({first})") from None
+        raise UsageError(f"query failed: {first}") from None

@@ -16,6 +16,7 @@ from lxml import etree
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
+from newsetl.posts.sanitize import sanitize_html
 from newsetl.posts.tables import cleaned_batch
 
 BLOCK_TAGS = frozenset(
@@ -279,7 +280,7 @@ class _Cleaner:
                     next(element.iter("img"), None) is None:
                 element.drop_tree()
         root.attrib.clear()
-        return lxml.html.tostring(root, encoding="unicode").strip()
+        return sanitize_html(lxml.html.tostring(root, encoding="unicode").strip())  # the allow-list: sanitize.py
 
 
 def content_hash(article_fields: list) -> str:
