@@ -12,6 +12,7 @@ import duckdb
 from prefect import flow
 
 from newsetl.config import Config
+from newsetl.flows.log import phase
 from newsetl.flows.record import begin_run, recorded_run
 from newsetl.images.register import register_images
 from newsetl.images.summary import ImageSummary
@@ -31,6 +32,7 @@ def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
         summary.extra.setdefault("summary_lines", []).append(
             f"images: off ({pending} new URLs recorded as pending; `newsetl images` fetches them)"
         )
+        phase("images: off, %d new URLs recorded as pending", pending)
         return None
     try:
         result: ImageSummary = images_task(con, config, run_id=summary.run_id)
@@ -42,6 +44,7 @@ def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
     summary.extra["images"] = result.as_dict()
     summary.stage_seconds["images"] = result.seconds
     summary.extra.setdefault("summary_lines", []).append(result.line())
+    phase("%s (%.1f s)", result.line(), result.seconds)
     return result
 
 

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
@@ -25,6 +25,7 @@ from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.remote import remote_step
 from newsetl.flows.images import images_step
+from newsetl.flows.log import phase
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import discover_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run
@@ -77,10 +78,13 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
 
 def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSummary, rules: SiteRules) -> None:
     stage_start = time.perf_counter()
+    report("discover: listing files", 0, 0)
     zones = config.source_zones(hexo_sources)
     known = known_hashes(con)
     listing = discover_task([(s, config.resolve(s.path)) for s in hexo_sources])
     summary.stage_seconds["discover"] = time.perf_counter() - stage_start
+    phase("discover: %d files in %d sources (%.1f s)", len(listing.files), len(hexo_sources),
+          summary.stage_seconds["discover"])
 
     stage_start = time.perf_counter()
     total = LoadCounts()
@@ -90,7 +94,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     changed = ChangedFiles(listing.files, known)  # each file read and hashed once, lazily, batch by batch
     cleaned = (prepare_task.submit(inputs, config.encodings, zones, rules)
                for inputs in input_batches(changed, config.batch_size))
-    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files))
+    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
+                                                 skipped=lambda: changed.unchanged + len(changed.rejects))
     if changed.rejects:  # files that could not be read
         rejects.extend(changed.rejects)
         total.add(load_task(con, Batch([], changed.rejects), summary.run_id))
@@ -104,14 +109,19 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected
     summary.add_rejects(rejects)  # a source that could not be walked makes the run partial; bad posts do not
+    phase("load: %d files read, %d new, %d updated, %d unchanged, %d rejected (%.1f s)", summary.discovered,
+          summary.new, summary.updated, summary.unchanged, summary.rejected,
+          summary.stage_seconds["read+parse+clean+load"])
 
 
 def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects: list, run_id: str,
-                 expected: int, force: bool = False) -> float:
+                 expected: int, force: bool = False, skipped: Callable[[], int] | None = None) -> float:
     """Load batches in order as their futures finish, with a bounded window of batches in flight.
 
     `cleaned` submits lazily (a generator), so the window keeps memory flat however many posts there are.
     Adds to `total` and `rejects`; returns the seconds spent loading. `force` is passed to `load_batch`.
+    Progress (of `expected` inputs) is reported after each batch; `skipped()` counts inputs that never reach a
+    batch (unchanged or unreadable files), so the bar reaches the end on a rerun too.
     """
     in_flight: deque[PrefectFuture] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
     done = 0
@@ -131,7 +141,8 @@ def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejec
             load_seconds += time.perf_counter() - started
             done += len(batch.items) + len(batch.rejects)
             del batch  # drop the finished batch before waiting for the next
-            report("load", done, expected)
+            report("load", done + (skipped() if skipped else 0), expected)
     finally:
         sys.setswitchinterval(switch_interval)
+    report("load", done + (skipped() if skipped else 0), expected)
     return load_seconds

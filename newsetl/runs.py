@@ -75,28 +75,67 @@ class RunSummary:
 
 
 def run_markdown(summary: RunSummary) -> str:
-    """The run summary as markdown for the Prefect UI."""
+    """The run summary as markdown for the Prefect UI: headings, tables and bullet lists, never Python reprs."""
     seconds = (summary.finished_at - summary.started_at).total_seconds() if summary.finished_at else 0.0
-    lines = [
-        f"# newsetl ingest run `{summary.run_id}`: {summary.status}",
-        "",
-        "| discovered | new | updated | unchanged | rejected | seconds |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {summary.discovered} | {summary.new} | {summary.updated} | {summary.unchanged} | "
-        f"{summary.rejected} | {seconds:.1f} |",
-    ]
+    lines = [f"# newsetl run `{summary.run_id}`: {summary.status}", ""]
+    if summary.message:
+        lines += [_cell(summary.message), ""]
+    lines += markdown_table(["discovered", "new", "updated", "unchanged", "rejected", "duration (s)"],
+                            [[summary.discovered, summary.new, summary.updated, summary.unchanged, summary.rejected,
+                              f"{seconds:.1f}"]], numeric=6)
+    if summary.problems:
+        lines += ["", "## Problems (why the run is partial)", ""] + [f"- {_cell(p)}" for p in summary.problems]
     if summary.stage_seconds:
-        lines += ["", "## Time per stage", "", "| stage | seconds |", "|---|---:|"]
-        lines += [f"| {stage} | {value:.2f} |" for stage, value in summary.stage_seconds.items()]
+        lines += ["", "## Time per stage", ""]
+        lines += markdown_table(["stage", "seconds"], [[stage, f"{value:.2f}"] for stage, value in
+                                                      summary.stage_seconds.items()], numeric=1)
     if summary.reject_reasons:
-        lines += ["", "## Rejects", "", "| reason | count |", "|---|---:|"]
-        lines += [f"| {reason} | {count} |" for reason, count in summary.reject_reasons.items()]
+        lines += ["", "## Reject reasons", ""]
+        rows = [reason.split(": ", 1) + [count] if ": " in reason else ["", reason, count]
+                for reason, count in summary.reject_reasons.items()]
+        lines += markdown_table(["stage", "reason", "rejects"], rows, numeric=1)
     for key, value in summary.extra.items():
-        lines += ["", f"## {key}", "", f"{value}"]
+        lines += ["", f"## {_title(key)}", ""] + _markdown_value(value)
     return "\n".join(lines)
+
+
+def markdown_table(header: list[str], rows: list[list[object]], numeric: int = 0) -> list[str]:
+    """A markdown table's lines; the last `numeric` columns are right-aligned; cells are escaped (`|`, newlines)."""
+    align = ["---"] * (len(header) - numeric) + ["---:"] * numeric
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join(align) + "|"]
+    return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+
+
+def _markdown_value(value: object) -> list[str]:
+    """An `extra` entry as markdown: text as is, lines as bullets, a dict as a table (nested pairs as a second)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [f"- {_cell(item)}" for item in value]
+    if isinstance(value, dict):
+        scalars = [[k.replace("_", " "), v] for k, v in value.items() if not isinstance(v, (list, tuple, dict))]
+        lines = markdown_table(["measure", "value"], scalars, numeric=1) if scalars else []
+        for k, v in value.items():
+            if isinstance(v, (list, tuple)) and v and all(isinstance(i, (list, tuple)) and len(i) == 2 for i in v):
+                lines += ["", f"### {_title(k)}", ""] + markdown_table(["name", "count"], [list(i) for i in v], 1)
+            elif isinstance(v, dict) and v:
+                lines += ["", f"### {_title(k)}", ""]
+                lines += markdown_table(["name", "value"], [list(i) for i in v.items()], numeric=1)
+        return lines
+    return [_cell(value)]
+
+
+def _title(key: str) -> str:
+    text = "notes" if key == "summary_lines" else key.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _cell(value: object) -> str:
+    """One table cell / list item: no line breaks, pipes escaped."""
+    text = "" if value is None else str(value)
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def per_source_markdown(counts: list[tuple[str, int, int]]) -> str:
     """(source, written, rejected) rows as a markdown table."""
-    lines = ["| source | new or updated | rejected |", "|---|---:|---:|"]
-    return "\n".join(lines + [f"| {source} | {written} | {rejected} |" for source, written, rejected in counts])
+    return "\n".join(markdown_table(["source", "new or updated", "rejected"], [list(c) for c in counts], numeric=2))

@@ -47,7 +47,8 @@ def test_report_is_self_contained(report):
     html = report.read_text(encoding="utf-8")
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
     assert "<link" not in html and "src=" not in html
-    for chart in ("chart-articles-per-day", "chart-top-keywords", "chart-duplicate-stories", "chart-latest-runs"):
+    for chart in ("chart-articles-over-time", "chart-image-outcomes", "chart-top-keywords", "chart-duplicate-stories",
+                  "chart-latest-runs"):
         assert f"id='{chart}'" in html
 
 
@@ -64,11 +65,11 @@ def test_report_renders_in_chromium(chromium, report, tmp_path):
     assert result.returncode == 0
     assert console_messages(result.stderr) == []
     dom = result.stdout
-    for label in ("Articles per day per source", "Image success rate", "Top keywords", "Duplicate stories",
+    for label in ("Articles per", "Images per host", "Top keywords", "Duplicate stories", "Rejects",
                   "Latest runs", "newsroom", "reposts", PLANTED, "completed", "下降"):
         assert label in dom, label
-    assert dom.count("<svg") == 4          # no image_health data in this warehouse: a note instead of a chart
-    assert "No image data" in dom
+    assert dom.count("<svg") == 5          # images off in this warehouse: its URLs are charted as not tried yet
+    assert "not tried yet" in dom and "none tried" in dom
     assert '<div class="total" id="total-articles"><b>17</b>' in dom
 
 
@@ -83,25 +84,3 @@ def test_report_screenshot_is_not_blank(chromium, report, tmp_path):
     assert non_white > 0.05 * image.size[0] * image.size[1]
     # the bar colour of the first series (#4e79a7) is drawn
     assert any(rgb == (0x4E, 0x79, 0xA7) for _, rgb in colors)
-
-
-def test_image_success_chart_from_image_health(reporting_warehouse, tmp_path):  # noqa: F811
-    """With image_health rows (host, urls, success_rate), the report draws one bar per host with its rate."""
-    from newsetl.config import ReportingConfig
-    from newsetl.reporting.report import render, collect
-    from newsetl.warehouse.db import connect_writer
-
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(reporting_warehouse["path"], copy)
-    con = connect_writer(copy)
-    try:
-        con.execute("DROP VIEW IF EXISTS image_health")
-        con.execute("CREATE VIEW image_health AS SELECT * FROM (VALUES ('n.sinaimg.cn', 20, 0.85), "
-                    "('img.ithome.com', 14, 0.5), ('127.0.0.1', 3, NULL)) AS t(host, urls, success_rate)")
-        data = collect(con, ReportingConfig())
-    finally:
-        con.close()
-    assert data.image_rows == [("n.sinaimg.cn", 0.85, 20), ("img.ithome.com", 0.5, 14)]
-    html = render(data)
-    assert "id='chart-image-success'" in html
-    assert ">85%</text>" in html and ">50%</text>" in html

@@ -18,34 +18,110 @@ def totals(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
     return articles, sources, duplicate_stories, runs
 
 
-def articles_per_day(con: duckdb.DuckDBPyConnection, days: int) -> list[tuple[str, str, int]]:
-    """(UTC day 'YYYY-MM-DD', source, articles) over the latest `days` days that have articles, oldest first."""
+def published_span(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """(first, last) UTC day with a dated article, or None when no article has a date."""
+    row = con.execute(
+        "SELECT min(CAST(timezone('UTC', published_at) AS DATE)), max(CAST(timezone('UTC', published_at) AS DATE)) "
+        "FROM articles WHERE published_at IS NOT NULL").fetchone()
+    return None if row[0] is None else (row[0], row[1])
+
+
+BUCKET_FORMATS = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def articles_per_bucket(con: duckdb.DuckDBPyConnection, unit: str) -> list[tuple[str, str | None, int]]:
+    """(bucket label, source, articles) for EVERY UTC day/week/month from the first dated article to the last,
+    oldest first; a bucket without articles is one row (label, None, 0), so gaps stay on the axis.
+
+    Weeks start on Monday and are labelled by that day; months are labelled YYYY-MM.
+    """
+    if unit not in BUCKET_FORMATS:
+        raise ValueError(f"unknown bucket unit {unit!r}")
     return con.execute(
-        """
-        WITH per_day AS (
-            SELECT CAST(timezone('UTC', published_at) AS DATE) AS day, source, count(*) AS articles
-            FROM articles WHERE published_at IS NOT NULL GROUP BY day, source
+        f"""
+        WITH dated AS (
+            SELECT date_trunc('{unit}', CAST(timezone('UTC', published_at) AS DATE)) AS bucket, source
+            FROM articles WHERE published_at IS NOT NULL
         ),
-        latest AS (SELECT DISTINCT day FROM per_day ORDER BY day DESC LIMIT ?)
-        SELECT strftime(day, '%Y-%m-%d'), source, articles FROM per_day WHERE day IN (SELECT day FROM latest)
-        ORDER BY day, source
-        """,
-        [days],
+        axis AS (
+            SELECT CAST(unnest(generate_series(min(bucket), max(bucket), INTERVAL 1 {unit})) AS DATE) AS bucket
+            FROM dated
+        ),
+        counts AS (SELECT bucket, source, count(*) AS articles FROM dated GROUP BY ALL)
+        SELECT strftime(axis.bucket, '{BUCKET_FORMATS[unit]}'), counts.source, coalesce(counts.articles, 0)
+        FROM axis LEFT JOIN counts ON counts.bucket = axis.bucket
+        ORDER BY axis.bucket, counts.source
+        """
     ).fetchall()
 
 
-def view_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    """Column names of a table or view."""
-    return [row[0] for row in con.execute(f'DESCRIBE "{name}"').fetchall()]
-
-
-def image_health_rows(con: duckdb.DuckDBPyConnection, label: str, rate: str,
-                      total: str | None) -> list[tuple]:
-    """(label, rate, total) rows of `image_health` with a rate, largest total first, at most 15."""
-    total_sql = f'"{total}"' if total else "NULL"
+def reject_reasons(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[tuple]:
+    """(stage, error, rejects, inputs, last seen 'YYYY-MM-DD HH:MM' UTC) of the commonest reject reasons."""
     return con.execute(
-        f'SELECT CAST("{label}" AS VARCHAR), "{rate}", {total_sql} FROM image_health '
-        f'WHERE "{rate}" IS NOT NULL ORDER BY {total_sql} DESC NULLS LAST, 1 LIMIT 15'
+        """
+        SELECT stage, error, count(*) AS rejects, count(DISTINCT (source, locator)) AS inputs,
+               strftime(timezone('UTC', max(seen_at)), '%Y-%m-%d %H:%M')
+        FROM rejects GROUP BY stage, error ORDER BY rejects DESC, max(seen_at) DESC, stage, error LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+
+
+def latest_rejects(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]:
+    """(seen 'YYYY-MM-DD HH:MM' UTC, source, locator, stage, error) of the latest rejects, newest first."""
+    return con.execute(
+        """
+        SELECT strftime(timezone('UTC', seen_at), '%Y-%m-%d %H:%M'), source, locator, stage, error
+        FROM rejects ORDER BY seen_at DESC, source, locator LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+
+
+def latest_articles(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]:
+    """(published 'YYYY-MM-DD HH:MM' UTC, source, title, categories joined by ' / ', editor), newest first."""
+    return con.execute(
+        """
+        SELECT strftime(timezone('UTC', published_at), '%Y-%m-%d %H:%M'), source, title,
+               array_to_string(categories, ' / '), editor
+        FROM articles ORDER BY published_at DESC NULLS LAST, article_id LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+
+
+def top_categories(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple[str, int]]:
+    """(category, articles) of the commonest categories (an article counts once per category)."""
+    return con.execute(
+        """
+        SELECT category, count(DISTINCT article_id) AS articles
+        FROM (SELECT article_id, unnest(categories) AS category FROM articles)
+        GROUP BY category ORDER BY articles DESC, category LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+
+
+def top_editors(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple[str, int]]:
+    """(editor, articles) of the editors with most articles."""
+    return con.execute(
+        "SELECT editor, articles FROM editor_summary ORDER BY articles DESC, editor LIMIT ?", [limit]).fetchall()
+
+
+def image_outcomes(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[tuple]:
+    """(host, URLs, fetched, failed, refused by policy, not tried yet) per image host, most URLs first.
+
+    fetched = status ok; failed = tried and failed; refused by policy = skipped (blocked address, scheme, too
+    small): never tried, so never part of a success rate; not tried yet = pending.
+    """
+    return con.execute(
+        """
+        SELECT coalesce(host, '(none)'), count(*) AS urls, count(*) FILTER (WHERE status = 'ok'),
+               count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'skipped'),
+               count(*) FILTER (WHERE status = 'pending')
+        FROM image_fetches GROUP BY ALL ORDER BY urls DESC, 1 LIMIT ?
+        """,
+        [limit],
     ).fetchall()
 
 
@@ -70,10 +146,12 @@ def duplicate_stories(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[t
 
 
 def latest_runs(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple]:
-    """(run_id, started, status, seconds, discovered, new, updated, unchanged, rejected), newest first."""
+    """(run_id, started UTC, status, duration in seconds (finished - started, as `newsetl runs` shows it),
+    discovered, new, updated, unchanged, rejected), newest first."""
     return con.execute(
         """
-        SELECT run_id, strftime(started_at, '%Y-%m-%d %H:%M:%S'), status, duration_seconds, discovered, new,
+        SELECT run_id, strftime(timezone('UTC', started_at), '%Y-%m-%d %H:%M:%S'), status,
+               round(duration_seconds, 1), discovered, new,
                updated, unchanged, rejected
         FROM run_history LIMIT ?
         """,

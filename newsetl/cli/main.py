@@ -14,7 +14,7 @@ from typing import Callable
 
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
-from newsetl.cli.output import progress_bar, write_rows
+from newsetl.cli.output import configure_logging, flow_run_link, progress_bar, write_rows
 from newsetl.cli.images import add_commands as add_images_commands
 from newsetl.cli.reporting import add_commands as add_reporting_commands
 from newsetl.cli.schedule import add_commands as add_schedule_commands
@@ -32,7 +32,8 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--config", type=Path, help="YAML config file (default: ./newsetl.yaml if present)")
     common.add_argument("--warehouse", type=Path, help="DuckDB file (default: from config, else "
                                                        "data/newsetl.duckdb)")
-    common.add_argument("-v", "--verbose", action="store_true", help="show Prefect's INFO logs")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="show Prefect's INFO logs in the terminal (they always reach its API)")
     return common
 
 
@@ -62,6 +63,8 @@ def _print_summary(summary: dict, config: Config, seconds: float) -> None:
     for line in summary.get("extra", {}).get("summary_lines", []):
         print(f"  {line}")
     print(f"warehouse: {config.resolve(config.warehouse)}")
+    if link := flow_run_link(summary.get("flow_run_id")):
+        print(f"Prefect flow run: {link}")
 
 
 # ----------------------------------------------------------------------------------------------- query
@@ -137,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    configure_logging(args.verbose)  # before Prefect is imported: INFO to its API, warnings to the terminal
     try:
         config = load_config(args.config)
         if args.warehouse is not None:

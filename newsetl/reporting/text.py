@@ -11,6 +11,11 @@ import rjieba
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
+# A latin keyword is a whole word: a letter, then letters, digits or hyphens, at least four letters in all.
+# Shorter latin terms in Chinese text are acronyms and fragments (`ai`, `ap`, `ate`) that crowd out real
+# keywords (each is rare, so its TF-IDF is high); numbers with units, hosts and e-mail parts are not words.
+_LATIN_WORD = re.compile(r"[a-z][a-z0-9\-]*")
+MIN_LATIN_LETTERS = 4
 
 
 def normalize(text: str) -> str:
@@ -51,12 +56,20 @@ def _keyword_token(token: str) -> str | None:
     except KeyError:
         pass
     term = _clean_token(token)
-    result = term if term is not None and len(term) >= 2 and _HAS_LETTER.search(term) and term not in stopwords() \
-        else None
+    result = term if term is not None and _is_keyword(term) else None
     if len(_keywords) >= _CLEAN_CACHE_SIZE:
         _keywords.clear()
     _keywords[token] = result
     return result
+
+
+def _is_keyword(term: str) -> bool:
+    """Two or more characters with a letter, not a stop word; a latin term must be a whole word (see above)."""
+    if len(term) < 2 or not _HAS_LETTER.search(term) or term in stopwords():
+        return False
+    if term.isascii():  # mixed terms such as `a股` or `5g手机` are Chinese words
+        return bool(_LATIN_WORD.fullmatch(term)) and sum(c.isalpha() for c in term) >= MIN_LATIN_LETTERS
+    return True
 
 
 def _clean(tokens: list[str]) -> list[str]:
@@ -76,6 +89,7 @@ def query_terms(text: str) -> list[str]:
 
 
 def keyword_terms(text: str) -> list[str]:
-    """Keyword candidates: precise words of two or more characters with a letter, minus stop words."""
+    """Keyword candidates: precise words of two or more characters with a letter, minus stop words (Chinese and
+    English) and latin fragments: a latin term must be a whole word of four or more letters."""
     terms = map(_keyword_token, rjieba.cut(unicodedata.normalize("NFKC", text)))
     return [t for t in terms if t is not None]
