@@ -22,6 +22,7 @@ from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
+from newsetl.posts.options import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run
@@ -67,7 +68,8 @@ def select_articles(con: duckdb.DuckDBPyConnection, sel: Selection, zone: str) -
 def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
                   selected: list[tuple[str, str, str]]) -> Targets:
     """The selected articles' cached raw input: post files for Hexo folders, `raw_posts` for remote ones."""
-    roots = {s.name: config.resolve(s.path) for s in config.sources if isinstance(s, HexoDirSource)}
+    roots = {name: options.root for name, options in
+             post_options(config, [s for s in config.sources if isinstance(s, HexoDirSource)]).items()}
     remote = cached_posts(con, [(s, loc) for s, kind, loc in selected if kind != "hexo_dir"])
     out = Targets()
     for source, source_type, locator in selected:
@@ -113,7 +115,7 @@ def backfill(config: Config, selection: Selection) -> dict:
 
 def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary) -> None:
     started = time.perf_counter()
-    zones = config.source_zones([s for s in config.sources if isinstance(s, HexoDirSource)])
+    zones = post_options(config, [s for s in config.sources if isinstance(s, HexoDirSource)])
     size = config.batch_size
     cleaned = chain(
         (prepare_task.submit(inputs, config.encodings, zones, rules)

@@ -21,6 +21,7 @@ from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
 from newsetl.posts.discover import ChangedFiles
+from newsetl.posts.options import count_drafts, post_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.remote import remote_step
@@ -79,9 +80,9 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
 def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSummary, rules: SiteRules) -> None:
     stage_start = time.perf_counter()
     report("discover: listing files", 0, 0)
-    zones = config.source_zones(hexo_sources)
+    zones = post_options(config, hexo_sources)  # each source's zone, body format and Hexo site config
     known = known_hashes(con)
-    listing = discover_task([(s, config.resolve(s.path)) for s in hexo_sources])
+    listing = discover_task([(s, zones[s.name].root) for s in hexo_sources])
     summary.stage_seconds["discover"] = time.perf_counter() - stage_start
     phase("discover: %d files in %d sources (%.1f s)", len(listing.files), len(hexo_sources),
           summary.stage_seconds["discover"])
@@ -91,7 +92,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     rejects = list(listing.rejects)
     if listing.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], listing.rejects), summary.run_id))
-    changed = ChangedFiles(listing.files, known)  # each file read and hashed once, lazily, batch by batch
+    changed = ChangedFiles(listing.files, known,  # each file read and hashed once, lazily, batch by batch
+                           {name: options.fingerprint for name, options in zones.items()})
     cleaned = (prepare_task.submit(inputs, config.encodings, zones, rules)
                for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
@@ -108,6 +110,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected
+    summary.skipped = total.skipped + sum(count_drafts(s, zones[s.name]) for s in hexo_sources)
     summary.add_rejects(rejects)  # a source that could not be walked makes the run partial; bad posts do not
     phase("load: %d files read, %d new, %d updated, %d unchanged, %d rejected (%.1f s)", summary.discovered,
           summary.new, summary.updated, summary.unchanged, summary.rejected,

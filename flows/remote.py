@@ -12,13 +12,14 @@ import duckdb
 from newsetl.config import Config, FeedSource, PostUrlsSource
 from newsetl.feeds.collect import RemoteBatch, RemoteSource
 from newsetl.feeds.fetch import HttpPolicy
-from newsetl.models import Batch
+from newsetl.models import Batch, FeedWarning
 from newsetl.rules import SiteRules
 from newsetl.runs import RunSummary
 from newsetl.tasks.feeds import fetch_remote_task
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task
 from newsetl.warehouse.articles import LoadCounts
+from newsetl.warehouse.feed_warnings import save_warnings
 from newsetl.warehouse.raw_posts import store_posts
 from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_files import known_hashes
@@ -68,6 +69,8 @@ def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
         rejects += cleaned.rejects
         total.add(load_task(con, cleaned, summary.run_id))
     save_states(con, remote.states, summary.run_id)
+    if save_warnings(con, remote.warnings, summary.run_id):  # read anyway: a warning, not a reject
+        summary.extra["feed warnings"] = _warning_table(remote.warnings)
     summary.sources += [s.name for s in sources if s.name not in summary.sources]
     set_sources(con, summary)
     summary.discovered += remote.discovered
@@ -86,4 +89,11 @@ def _state_table(states: list[SourceState]) -> str:
     for s in states:
         lines.append(f"| {s.source} | {s.url} | {s.last_outcome} | {s.last_status or ''} | "
                      f"{'' if s.item_count is None else s.item_count} | {s.last_error or ''} |")
+    return "\n".join(lines)
+
+
+def _warning_table(warnings: list[FeedWarning]) -> str:
+    """Feed problems that did not stop their items (malformed but recovered, repeated guids, repairs)."""
+    lines = ["| source | url | kind | items | message |", "|---|---|---|---:|---|"]
+    lines += [f"| {w.source} | {w.url} | {w.kind} | {w.count} | {w.message} |" for w in warnings]
     return "\n".join(lines)

@@ -30,14 +30,16 @@ class Section(BaseModel):
 
 
 class HexoDirSource(Section):
-    """A folder of Hexo post files (YAML front matter + HTML body), walked recursively."""
+    """A folder of Hexo post files (YAML front matter + HTML or Markdown body), walked recursively."""
 
     type: Literal["hexo_dir"] = "hexo_dir"
     name: str
     path: Path
     globs: list[str] = Field(default_factory=lambda: ["**/*.md"])
     exclude: list[str] = Field(default_factory=list)
-    timezone: str | None = None  # zone for naive front-matter dates; default: the top-level one
+    timezone: str | None = None  # zone for naive front-matter dates; default: the site config's, the top-level one
+    body_format: Literal["auto", "html", "markdown"] = "auto"  # auto: HTML when the body is HTML, else Markdown
+    site_config: Path | None = None  # a Hexo _config.yml; default: `_config.yml` in `path` when there is one
 
 
 def _http_url(value: str) -> str:

@@ -56,6 +56,9 @@ class ParsedPost:
     thumbnail: str | None = None
     summary: str | None = None
     article_id: str = ""
+    media: list[tuple[str, str]] = field(default_factory=list)  # (role, url): feed enclosures and media images
+    base_url: str | None = None          # where the body's relative URLs point from (xml:base, feed URL)
+    repairs: list[str] = field(default_factory=list)  # what the feed reader had to repair (derived title, id)
 
     def __post_init__(self) -> None:
         if not self.article_id:
@@ -72,6 +75,7 @@ class ImageRef:
     alt: str | None = None
     caption: str | None = None
     roles: list[str] = field(default_factory=list)
+    credit: str | None = None            # photo credit ("图片来源：…" after the image)
 
 
 @dataclass(slots=True)
@@ -97,6 +101,10 @@ class Article:
     images: list[ImageRef]
     content_hash: str
     rules_version: str
+    byline: str | None = None            # the writer named in the text (作者：…, 记者 …)
+    photo_credit: str | None = None      # the article's photo credit (题图来自：…, 图片来源：…)
+    headline_only: bool = False          # a title (and link) without a body
+    repairs: list[str] = field(default_factory=list)
 
     @property
     def char_count(self) -> int:
@@ -121,6 +129,17 @@ class Reject:
     error: str
     file_hash: str | None = None
     size: int | None = None
+
+
+@dataclass(slots=True)
+class FeedWarning:
+    """A problem a feed had that did not stop its items from loading (recorded in `feed_warnings`)."""
+
+    source: str
+    url: str
+    kind: str       # recovered | duplicate guid | repaired
+    count: int      # items concerned
+    message: str
 
 
 class Batch:

@@ -17,8 +17,27 @@ from newsetl.errors import ConfigError
 LIST_KEYS = (
     "remove", "promo_blocks", "decoration_images", "promo_image_urls", "remove_phrases", "promo_markers",
     "editor_patterns", "origin_patterns", "captions", "image_src_attrs", "bold",
+    "note_patterns", "credit_patterns", "caption_words", "promo_calls", "promo_names", "caption_candidates",
 )
+SCALAR_KEYS = ("max_boilerplate_chars", "max_note_chars", "max_caption_chars", "max_promo_chars")
 MATCH_KEYS = ("sources", "authors", "categories", "hosts")
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionRules:
+    """When a caption candidate is a caption (newsetl/posts/captions.py): its length limit and wording."""
+
+    max_chars: int
+    words: re.Pattern | None
+
+
+@dataclass(frozen=True, slots=True)
+class PromoShape:
+    """What a promo block looks like (newsetl/posts/promo.py): calls to action, QR-code names, length limit."""
+
+    calls: re.Pattern | None
+    names: re.Pattern | None
+    max_chars: int
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class CompiledRules:
     promo_blocks: CSSSelector | None
     decoration_images: CSSSelector | None
     captions: CSSSelector | None
+    caption_candidates: CSSSelector | None   # judged by newsetl/posts/captions.py
     bold: CSSSelector | None
     promo_image_urls: re.Pattern | None
     remove_phrases: re.Pattern | None
@@ -38,6 +58,10 @@ class CompiledRules:
     image_src_attrs: tuple[str, ...]
     max_boilerplate_chars: int
     max_note_chars: int
+    note_patterns: tuple[re.Pattern, ...] = ()     # metadata notes cut out of paragraphs (newsetl.posts.notes)
+    credit_patterns: tuple[re.Pattern, ...] = ()   # photo credits
+    caption_rules: CaptionRules = CaptionRules(max_chars=60, words=None)
+    promo_shape: PromoShape = PromoShape(calls=None, names=None, max_chars=80)
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: compiled() is cached per instance
@@ -69,6 +93,7 @@ class SiteRules:
             promo_blocks=_selector(merged["promo_blocks"]),
             decoration_images=_selector(merged["decoration_images"]),
             captions=_selector(merged["captions"]),
+            caption_candidates=_selector(merged["caption_candidates"]),
             bold=_selector(merged["bold"]),
             promo_image_urls=_alternation(merged["promo_image_urls"]),
             remove_phrases=_alternation(merged["remove_phrases"]),
@@ -78,6 +103,12 @@ class SiteRules:
             image_src_attrs=tuple(merged["image_src_attrs"]) or ("src",),
             max_boilerplate_chars=int(self.default.get("max_boilerplate_chars", 60)),
             max_note_chars=int(self.default.get("max_note_chars", 160)),
+            note_patterns=tuple(re.compile(p) for p in merged["note_patterns"]),
+            credit_patterns=tuple(re.compile(p) for p in merged["credit_patterns"]),
+            caption_rules=CaptionRules(max_chars=int(self.default.get("max_caption_chars", 60)),
+                                       words=_alternation(merged["caption_words"])),
+            promo_shape=PromoShape(calls=_alternation(merged["promo_calls"]), names=_alternation(merged["promo_names"]),
+                                   max_chars=int(self.default.get("max_promo_chars", 80))),
         )
 
 
@@ -92,7 +123,7 @@ def _alternation(patterns: list[str]) -> re.Pattern | None:
 def _check_body(where: str, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ConfigError(f"{where}: expected a mapping")
-    unknown = set(body) - set(LIST_KEYS) - {"match", "max_boilerplate_chars", "max_note_chars"}
+    unknown = set(body) - set(LIST_KEYS) - {"match", *SCALAR_KEYS}
     if unknown:
         raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     for key in LIST_KEYS:

@@ -28,6 +28,7 @@ class RunSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    skipped: int = 0  # posts Hexo would not publish: drafts, `published: false` (counted, not rejected)
     sources: list[str] = field(default_factory=list)
     message: str | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)

@@ -97,7 +97,7 @@ def test_backfill_reuses_cached_feed_items_without_fetching(httpserver, tmp_path
     warehouse = tmp_path / "wh.duckdb"
     first = ingest(config)
     assert rows(warehouse, "SELECT source_type, count(*) FROM raw_posts GROUP BY 1 ORDER BY 1") == [
-        ("feed", 8), ("post_urls", 2)]
+        ("feed", 10), ("post_urls", 2)]  # 6 sina + 2 36kr + 2 recovered from the truncated broken.xml
     requests_before = len(httpserver.log)
 
     summary = backfill(config, Selection(source="sina"))
@@ -107,4 +107,4 @@ def test_backfill_reuses_cached_feed_items_without_fetching(httpserver, tmp_path
         "completed", 6, 6, 0)
     assert rows(warehouse, "SELECT source, count(*) FROM articles WHERE run_id = ? GROUP BY 1",
                 [summary["run_id"]]) == [("sina", 6)]
-    assert rows(warehouse, "SELECT count(*) FROM articles WHERE run_id = ?", [first["run_id"]])[0][0] == 4
+    assert rows(warehouse, "SELECT count(*) FROM articles WHERE run_id = ?", [first["run_id"]])[0][0] == 6

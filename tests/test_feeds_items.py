@@ -72,27 +72,39 @@ def test_item_hash_changes_with_content_only() -> None:
     assert three.posts[0].article_id == one.posts[0].article_id
 
 
-def test_bad_items_are_rejected_one_by_one() -> None:
+def test_items_are_repaired_and_only_empty_ones_rejected() -> None:
     data = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
       <item><title>ok</title><guid isPermaLink="false">g1</guid><description>&lt;p&gt;x&lt;/p&gt;</description></item>
       <item><description>no identity</description></item>
       <item><link>https://h/notitle</link><description>y</description></item>
       <item><title>dup</title><guid isPermaLink="false">g1</guid></item>
+      <item><guid isPermaLink="false">g9</guid></item>
     </channel></rss>"""
-    result = parse_feed(data, source="s", categories=[])
-    assert [(p.locator, p.title, p.url, p.body_html) for p in result.posts] == [("g1", "ok", None, "<p>x</p>")]
-    assert [(r.locator, r.stage, r.error) for r in result.rejects] == [
-        ("item #2", "parse", "item has neither a guid/id nor a link"),
-        ("https://h/notitle", "parse", "item has no title")]
+    result = parse_feed(data, source="s", categories=[], feed_url="https://h/feed.xml")
+    no_identity = "urn:newsetl:" + stable_id_of(result, "no identity")
+    assert [(p.locator, p.title, p.url, p.body_html, p.repairs) for p in result.posts] == [
+        ("g1", "ok", None, "<p>x</p>", []),
+        (no_identity, "no identity", None, "no identity", ["title from text", "id from feed URL and content"]),
+        ("https://h/notitle", "y", "https://h/notitle", "y", ["title from text"])]
+    assert (result.entries, result.duplicates) == (5, 1)
+    assert [(r.locator, r.stage, r.error) for r in result.rejects] == [("g9", "parse", "item has no title and no text")]
+    again = parse_feed(data, source="s", categories=[], feed_url="https://h/feed.xml")
+    assert again.posts[1].locator == no_identity  # stable: the same feed URL and content give the same id
+    other = parse_feed(data, source="s", categories=[], feed_url="https://h/other.xml")
+    assert other.posts[1].locator != no_identity
+
+
+def stable_id_of(result, title: str) -> str:
+    return next(p.locator for p in result.posts if p.title == title).removeprefix("urn:newsetl:")
 
 
 @pytest.mark.parametrize(("data", "content_type", "reason"), [
     (b"<!DOCTYPE html><html><body><p>Not found</p></body></html>", "text/html; charset=utf-8",
      "not an RSS/Atom feed: got an HTML page (text/html)"),
-    (b"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title><item><title>a</b></item></channel></rss>",
-     "application/rss+xml", "malformed XML: mismatched tag at line 1"),
+    (b"<?xml version='1.0'?><foo><bar></foo>", "application/rss+xml", "malformed XML: mismatched tag at line 1"),
     (b"", "application/rss+xml", "not an RSS/Atom feed: empty response body"),
-    (b'{"items": []}', "application/json", "not an RSS/Atom feed: the body is not XML (application/json)"),
+    (b'{"items": []}', "application/json", "not a JSON Feed: no jsonfeed.org version"),
+    (b"plain words", "text/plain", "not an RSS/Atom feed: the body is not XML (text/plain)"),
     (b"<?xml version='1.0'?><urlset/>", "application/xml", "not an RSS/Atom feed: no rss, rdf or feed root element"),
 ])
 def test_unusable_documents_raise_one_line_rejects(data: bytes, content_type: str, reason: str) -> None:

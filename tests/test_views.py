@@ -44,7 +44,7 @@ def test_source_summary(con):
     # avg_chars is the rounded mean of the loaded articles' char_count.
     for source, avg in con.execute("SELECT source, avg_chars FROM source_summary").fetchall():
         counts = [r[0] for r in con.execute("SELECT char_count FROM articles WHERE source = ?", [source]).fetchall()]
-        assert avg == round(sum(counts) / len(counts), 1)
+        assert abs(avg - sum(counts) / len(counts)) <= 0.05  # DuckDB rounds halves away from zero
 
 
 def test_daily_articles(con):

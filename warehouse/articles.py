@@ -27,12 +27,14 @@ class LoadCounts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    skipped: int = 0  # drafts and `published: false` posts of the batch (Batch.skipped)
 
     def add(self, other: "LoadCounts") -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.rejected += other.rejected
+        self.skipped += other.skipped
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
@@ -70,7 +72,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
     now = datetime.now(timezone.utc)
     articles = batch.items  # ArticleKey: article_id, content_hash, source, locator, file_hash
     rejects: list[Reject] = batch.rejects
-    counts = LoadCounts(rejected=len(rejects))
+    counts = LoadCounts(rejected=len(rejects), skipped=batch.skipped)
     with transaction(con):
         existing = _existing_hashes(con, [a.article_id for a in articles])
         changed: list[str] = []

@@ -95,10 +95,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         "CREATE TABLE IF NOT EXISTS schema_version "
         "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
     )
-    have = current_version(con)
+    # By the versions recorded, not the highest one: migrations numbered in parallel (006, 007 after 008)
+    # still apply to a warehouse that already has the later one.
+    have = {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
     applied = []
     for version, name, sql in migrations():
-        if version <= have:
+        if version in have:
             continue
         with transaction(con):
             con.execute(sql)

@@ -25,9 +25,9 @@ def set_sources(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
 def finish_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     con.execute(
         "UPDATE ingest_runs SET finished_at = ?, status = ?, discovered = ?, new = ?, updated = ?, "
-        "unchanged = ?, rejected = ?, message = ? WHERE run_id = ?",
+        "unchanged = ?, rejected = ?, message = ?, skipped = ? WHERE run_id = ?",
         [summary.finished_at, summary.status, summary.discovered, summary.new, summary.updated,
-         summary.unchanged, summary.rejected, summary.message, summary.run_id],
+         summary.unchanged, summary.rejected, summary.message, summary.skipped, summary.run_id],
     )
 
 

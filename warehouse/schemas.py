@@ -18,6 +18,8 @@ CONTENT_SCHEMA = pa.schema([
     ("origin", pa.string()), ("summary", pa.string()), ("body_text", pa.string()), ("body_html", pa.string()),
     ("char_count", pa.int32()), ("paragraph_count", pa.int32()), ("image_count", pa.int32()),
     ("content_hash", pa.string()), ("rules_version", pa.string()),
+    ("byline", pa.string()), ("photo_credit", pa.string()), ("headline_only", pa.bool_()),  # migration 008
+    ("repairs", pa.list_(pa.string())),
 ])
 
 PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),
@@ -25,7 +27,7 @@ PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32
 
 ARTICLE_IMAGE_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("role", pa.string()),
                                   ("url", pa.string()), ("alt", pa.string()), ("caption", pa.string()),
-                                  ("roles", pa.list_(pa.string()))])
+                                  ("roles", pa.list_(pa.string())), ("credit", pa.string())])
 
 SOURCE_FILE_SCHEMA = pa.schema([("source", pa.string()), ("locator", pa.string()), ("file_hash", pa.string()),
                                 ("size", pa.int64()), ("article_id", pa.string()), ("status", pa.string()),

@@ -1,4 +1,4 @@
-"""Build an RSS 2.0 or Atom document from Hexo post files (for the demo and test fixtures).
+"""Build an RSS 2.0, Atom or JSON Feed 1.1 document from Hexo post files (for the demo and test fixtures).
 
     python -m newsetl.feeds.build --format rss --encoding gbk --link-base https://host/path/ posts/*.md > feed.xml
 
@@ -9,6 +9,7 @@ and the post's HTML body as the description, the way RSSHub served them.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
@@ -43,6 +44,8 @@ def build_feed(posts: list[Path], *, fmt: str, title: str, link_base: str, encod
     for path in posts:
         meta, body = read_hexo(path)
         entries.append((meta, body, quote(link_base + path.name, safe=":/?=&%")))
+    if fmt == "json":
+        return json_feed(entries, title=title, link_base=link_base).encode(encoding)
     if fmt == "rss":
         root = etree.Element("rss", version="2.0")
         channel = etree.SubElement(root, "channel")
@@ -85,10 +88,27 @@ def build_feed(posts: list[Path], *, fmt: str, title: str, link_base: str, encod
     return etree.tostring(root, xml_declaration=True, encoding=encoding.upper(), pretty_print=True)
 
 
+def json_feed(entries: list[tuple[dict, str, str]], *, title: str, link_base: str) -> str:
+    """A JSON Feed 1.1 document: the fields RSSHub's JSON output carries."""
+    items = []
+    for meta, body, link in entries:
+        item = {"id": link, "url": link, "title": str(meta["title"]), "content_html": body,
+                "date_published": _date(meta["date"]).astimezone(timezone.utc).isoformat()}
+        if meta.get("author"):
+            item["authors"] = [{"name": str(meta["author"])}]
+        if meta.get("categories"):
+            item["tags"] = [str(c) for c in meta["categories"]]
+        if meta.get("headimg"):
+            item["image"] = str(meta["headimg"])
+        items.append(item)
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": title, "home_page_url": link_base,
+                       "items": items}, ensure_ascii=False, indent=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("posts", nargs="+", type=Path)
-    parser.add_argument("--format", choices=["rss", "atom"], default="rss")
+    parser.add_argument("--format", choices=["rss", "atom", "json"], default="rss")
     parser.add_argument("--encoding", default="utf-8")
     parser.add_argument("--title", default="newsetl sample feed")
     parser.add_argument("--link-base", required=True, help="item links are this prefix + the post's file name")

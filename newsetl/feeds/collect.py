@@ -17,9 +17,9 @@ from newsetl.config import FeedSource, PostUrlsSource
 from newsetl.errors import RejectError
 from newsetl.feeds.decode import decode_body
 from newsetl.feeds.fetch import Fetched, FetchFailed, Fetcher, HttpPolicy
-from newsetl.feeds.items import parse_feed
+from newsetl.feeds.items import feed_warnings, parse_feed
 from newsetl.warehouse.source_state import SourceState, successor
-from newsetl.models import InputRef, ParsedPost, Reject
+from newsetl.models import FeedWarning, InputRef, ParsedPost, Reject
 
 RemoteSource = FeedSource | PostUrlsSource
 
@@ -32,6 +32,7 @@ class RemoteBatch:
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
     states: list[SourceState] = field(default_factory=list)  # to save once the posts are loaded
+    warnings: list[FeedWarning] = field(default_factory=list)  # feed problems that did not stop its items
 
     @property
     def discovered(self) -> int:
@@ -42,6 +43,7 @@ class RemoteBatch:
         self.unchanged += other.unchanged
         self.rejects += other.rejects
         self.states += other.states
+        self.warnings += other.warnings
 
 
 @dataclass(slots=True)
@@ -108,13 +110,14 @@ async def collect_feed_url(ctx: Context, source: FeedSource, url: str, categorie
         return
     try:
         parsed = parse_feed(got.content or b"", source=source.name, categories=categories,
-                            content_type=got.content_type)
+                            content_type=got.content_type, feed_url=url, base_url=got.final_url)
     except RejectError as exc:
         _failed(ctx, source.name, url, "feed", "fetch", exc.reason, got.status, out)  # the whole feed is lost
         return
     for post in parsed.posts:
         _keep(ctx, post, out)
     out.rejects.extend(parsed.rejects)
+    out.warnings.extend(feed_warnings(source.name, url, parsed))
     out.states.append(_fetched_state(ctx, source.name, "feed", got, len(parsed.posts) + len(parsed.rejects),
                                      len(parsed.rejects)))
 

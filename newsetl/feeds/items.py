@@ -1,43 +1,41 @@
-"""Feed documents (RSS 0.9x/1.0/2.0, Atom) -> `ParsedPost`s, keeping each item's raw HTML.
+"""Feed documents (RSS 0.9x/1.0/2.0, Atom, JSON Feed) -> `ParsedPost`s, keeping each item's raw HTML.
 
-feedparser does the parsing; its HTML sanitiser and relative-URI rewriting are switched off so that newsetl's
-own cleaning step decides what is boilerplate.
+feedparser does the RSS/Atom parsing (`newsetl.feeds.jsonfeed` the JSON Feed one); its HTML sanitiser and
+relative-URI rewriting are switched off so that newsetl's own cleaning step decides what is boilerplate.
+
+Read the way feeds are in the wild:
+- a malformed document from which feedparser still recovers entries is read; the problem comes back as the
+  feed's `warning` (recorded on the run), not as a reject that would hide the loaded items;
+- an item without a title gets one from its text (first sentence, bounded) or its date, an item with neither
+  guid nor link a stable id from the feed URL and its content; each repair is listed on the post;
+- an item with a title but no body is a headline-only article; only an item with no title and no text is
+  rejected;
+- `content:encoded` / Atom `content` is preferred over `description`/`summary`; Atom `type="text"` content is
+  escaped into HTML, `xhtml` and `html` are taken as HTML;
+- `media:content`, `media:thumbnail` and image enclosures become images with roles;
+- links are resolved against `xml:base` and the feed URL.
 """
 
 from __future__ import annotations
 
 import calendar
-import hashlib
+import html
 import io
-from dataclasses import dataclass, field
+import re
 from datetime import datetime, timezone
+from urllib.parse import urljoin
 from xml.sax import SAXException, SAXParseException
 
 import feedparser
 
 from newsetl.errors import RejectError
-from newsetl.models import ParsedPost, Reject
+from newsetl.feeds.item_posts import FeedParse, Item, feed_warnings, item_hash, posts_from_items, stable_id
+from newsetl.feeds.jsonfeed import is_json_feed, parse_json_feed
 
 # feedparser "bozo" exceptions that still leave a correct parse: a charset declared twice differently, or a
-# feed served as text/plain. Anything else (not well-formed XML) rejects the whole feed.
+# feed served as text/plain.
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-
-
-@dataclass(slots=True)
-class FeedParse:
-    """Items of one feed document: parsed posts and the items that could not be used."""
-
-    title: str
-    version: str
-    posts: list[ParsedPost] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-
-
-def item_hash(title: str, link: str, published: datetime | None, author: str | None,
-              categories: list[str], body: str) -> str:
-    """sha256 of everything an item contributes: equal hash = unchanged item."""
-    parts = [title, link, published.isoformat() if published else "", author or "", "\x1e".join(categories), body]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+__all__ = ["FeedParse", "feed_warnings", "item_hash", "parse_document", "parse_feed", "stable_id"]
 
 
 def _describe(exc: BaseException) -> str:
@@ -48,9 +46,15 @@ def _describe(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def parse_document(data: bytes, content_type: str | None = None) -> feedparser.FeedParserDict:
-    """feedparser's result for a fetched body; RejectError when it is not a usable RSS/Atom document."""
+def parse_document(data: bytes, content_type: str | None = None,
+                   feed_url: str | None = None) -> tuple[feedparser.FeedParserDict, str | None]:
+    """feedparser's result for a fetched body and a warning for a recovered problem.
+
+    RejectError when the body is not a feed, or is malformed with no recoverable items.
+    """
     headers = {"content-type": content_type} if content_type else {}
+    if feed_url:
+        headers["content-location"] = feed_url  # the base for relative links when there is no xml:base
     # A file-like object: feedparser would treat bytes or str as a path or URL to open.
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers,
                               sanitize_html=False, resolve_relative_uris=False)
@@ -58,7 +62,7 @@ def parse_document(data: bytes, content_type: str | None = None) -> feedparser.F
     if isinstance(problem, _HARMLESS_BOZO):
         problem = None
     start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].lower()
-    if not parsed.get("version"):
+    if not parsed.get("version") and not parsed.entries:
         media = (content_type or "").split(";")[0].strip().lower()
         if not start:
             raise RejectError("parse", "not an RSS/Atom feed: empty response body")
@@ -67,87 +71,104 @@ def parse_document(data: bytes, content_type: str | None = None) -> feedparser.F
         if not start.startswith(b"<"):
             raise RejectError("parse", f"not an RSS/Atom feed: the body is not XML ({media or 'no content type'})")
         if problem is not None:
-            raise RejectError("parse", f"malformed XML: {_describe(problem)}")
+            raise RejectError("parse", f"{_kind(problem)}: {_describe(problem)}")
         raise RejectError("parse", "not an RSS/Atom feed: no rss, rdf or feed root element")
+    if problem is not None and not parsed.entries and not parsed.get("version"):
+        raise RejectError("parse", f"{_kind(problem)}: {_describe(problem)}")
+    warning = None
     if problem is not None:
-        kind = "malformed XML" if isinstance(problem, SAXException) else "unreadable feed"
-        raise RejectError("parse", f"{kind}: {_describe(problem)}")
-    return parsed
+        count = len(parsed.entries)
+        warning = f"{_kind(problem)}: {_describe(problem)} ({count} item{'s' if count != 1 else ''} recovered)"
+    return parsed, warning
+
+
+def _kind(problem: BaseException) -> str:
+    if isinstance(problem, feedparser.CharacterEncodingUnknown):
+        return "undecodable feed"
+    return "malformed XML" if isinstance(problem, SAXException) else "unreadable feed"
 
 
 def _published(entry: feedparser.FeedParserDict) -> datetime | None:
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
     if not stamp:
         return None
-    return datetime.fromtimestamp(calendar.timegm(stamp), tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(stamp), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):  # a year feedparser parsed but datetime cannot hold
+        return None
 
 
-def _body(entry: feedparser.FeedParserDict) -> str:
-    """The fullest HTML the item carries: Atom content / content:encoded, else description/summary."""
+def _html_of(detail: feedparser.FeedParserDict) -> str:
+    """A text construct as HTML: plain text is escaped (paragraphs kept), HTML and XHTML taken as they are."""
+    value = detail.get("value") or ""
+    if (detail.get("type") or "text/html") == "text/plain":
+        return "".join(f"<p>{html.escape(block)}</p>" for block in re.split(r"\n\s*\n", value) if block.strip())
+    return value
+
+
+def _body(entry: feedparser.FeedParserDict) -> tuple[str, str | None]:
+    """The fullest HTML the item carries and its base: Atom content / content:encoded, else the summary."""
     for content in entry.get("content") or []:
-        if content.get("value", "").strip():
-            return content["value"]
-    return entry.get("summary") or entry.get("description") or ""
+        if (content.get("value") or "").strip():
+            return _html_of(content), content.get("base")
+    detail = entry.get("summary_detail")
+    if detail and (detail.get("value") or "").strip():
+        return _html_of(detail), detail.get("base")
+    return entry.get("summary") or entry.get("description") or "", None
 
 
-def _image(entry: feedparser.FeedParserDict) -> str | None:
+def _media(entry: feedparser.FeedParserDict, base: str | None) -> list[tuple[str, str]]:
+    """Images the item declares outside its HTML, with their roles, in declaration order."""
+    found: list[tuple[str, str]] = []
+
+    def add(role: str, url: str | None) -> None:
+        url = (url or "").strip()
+        if url:
+            url = urljoin(base, url) if base else url
+            if all(u != url for _, u in found):
+                found.append((role, url))
+
     for thumb in entry.get("media_thumbnail") or []:
-        if thumb.get("url"):
-            return thumb["url"]
+        add("thumbnail", thumb.get("url"))
+    for content in entry.get("media_content") or []:
+        kind = str(content.get("medium") or content.get("type") or "")
+        if kind == "image" or kind.startswith("image/"):
+            add("media", content.get("url"))
     for link in entry.get("links") or []:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            return link.get("href")
-    return None
+            add("enclosure", link.get("href"))
+    return found
 
 
-def entry_to_post(entry: feedparser.FeedParserDict, *, source: str, source_type: str,
-                  categories: list[str]) -> ParsedPost:
-    """One feed item as a ParsedPost; RejectError when it has no identity or no title."""
+def entry_item(entry: feedparser.FeedParserDict, feed_base: str | None) -> Item:
+    """An RSS/Atom entry as an `Item` (links resolved against xml:base, else the feed URL)."""
+    body, base = _body(entry)
     link = (entry.get("link") or "").strip()
-    locator = (entry.get("id") or "").strip() or link
-    if not locator:
-        raise RejectError("parse", "item has neither a guid/id nor a link")
-    title = (entry.get("title") or "").strip()
-    if not title:
-        raise RejectError("parse", "item has no title")
-    item_categories = [t["term"].strip() for t in entry.get("tags") or [] if (t.get("term") or "").strip()]
-    # The configured category path places the feed in the hierarchy; item tags only when none is configured.
-    path = list(categories) or item_categories
-    author = (entry.get("author") or "").strip() or None
-    published = _published(entry)
-    body = _body(entry)
-    image = _image(entry)
-    return ParsedPost(
-        source=source,
-        source_type=source_type,
-        locator=locator,
-        file_hash=item_hash(title, link, published, author, path, body),
-        title=title,
-        body_html=body,
-        url=link or None,
-        author=author,
-        published_at=published,
-        categories=path,
-        headimg=image,
-        thumbnail=image,
-    )
+    link_base = (entry.get("title_detail") or {}).get("base") or base or feed_base
+    if link and link_base:
+        link = urljoin(link_base, link)
+    return Item(
+        title=(entry.get("title") or "").strip(), link=link, guid=(entry.get("id") or "").strip(), body=body,
+        published=_published(entry), author=(entry.get("author") or "").strip() or None,
+        tags=[t["term"].strip() for t in entry.get("tags") or [] if (t.get("term") or "").strip()],
+        media=_media(entry, base or feed_base), base=base or feed_base)
 
 
 def parse_feed(data: bytes, *, source: str, categories: list[str], content_type: str | None = None,
-               source_type: str = "feed") -> FeedParse:
-    """All items of a feed document; a bad item is a Reject, a bad document raises RejectError."""
-    parsed = parse_document(data, content_type)
-    result = FeedParse(title=parsed.feed.get("title", ""), version=parsed.version)
-    seen: set[str] = set()
-    for number, entry in enumerate(parsed.entries, start=1):
-        try:
-            post = entry_to_post(entry, source=source, source_type=source_type, categories=categories)
-        except RejectError as exc:
-            locator = entry.get("id") or entry.get("link") or f"item #{number}"
-            result.rejects.append(Reject(source, locator, exc.stage, exc.reason))
-            continue
-        if post.locator in seen:  # a feed listing the same guid twice: keep the first (newest) one
-            continue
-        seen.add(post.locator)
-        result.posts.append(post)
-    return result
+               source_type: str = "feed", feed_url: str = "", base_url: str | None = None) -> FeedParse:
+    """All items of a feed document; a bad item is a Reject, an unusable document raises RejectError.
+
+    `feed_url` is the configured URL (stable ids of items without guid or link), `base_url` where the
+    document was fetched from (relative links without an xml:base); it defaults to `feed_url`.
+    """
+    base_url = base_url or feed_url or None
+    if is_json_feed(data, content_type):
+        return parse_json_feed(data, source=source, categories=categories, source_type=source_type,
+                               feed_url=feed_url, base_url=base_url)
+    parsed, warning = parse_document(data, content_type, base_url)
+    feed_base = (parsed.feed.get("title_detail") or {}).get("base") or base_url
+    result = FeedParse(title=parsed.feed.get("title", ""), version=parsed.get("version") or "", warning=warning)
+    items = [((e.get("id") or e.get("link") or f"item #{n}"), entry_item(e, feed_base))
+             for n, e in enumerate(parsed.entries, start=1)]
+    return posts_from_items(items, result, source=source, source_type=source_type, categories=categories,
+                            feed_url=feed_url)

@@ -39,7 +39,7 @@ class FetchJob:
     url: str                        # the key in image_fetches
     source: str                     # what to fetch: the URL itself, or the data: URI text
     host: str
-    kind: str = "http"              # http | data
+    kind: str = "http"              # http | data | local (a file of a Hexo site: `source` is its path)
     etag: str | None = None         # from the last successful fetch, for revalidation
     last_modified: str | None = None
     conditional: bool = False       # send If-None-Match / If-Modified-Since
@@ -172,6 +172,8 @@ class ImageFetcher:
         try:
             if job.kind == "data":
                 result = await self._from_data(job)
+            elif job.kind == "local":
+                result = await self._from_local(job)
             else:
                 result = await self._from_http(job)
         except _Final as final:
@@ -195,6 +197,29 @@ class ImageFetcher:
             raise _Final("failed", "too_large", f"data: URI payload exceeds max_bytes {self.cfg.max_bytes}")
         image = await self._store(data)
         return FetchResult(url=job.url, status="ok", outcome="fetched", image=image)
+
+    async def _from_local(self, job: FetchJob) -> FetchResult:
+        """A file of a Hexo site on disk (`local:` keys): no HTTP, the same verify-and-store path.
+
+        `job.source` is the file, already checked to lie inside its source's folder (newsetl/images/plan.py);
+        its size and mtime are the etag, so an unchanged file is `revalidated` and a changed one stored anew.
+        """
+        if not job.source:
+            raise _Final("failed", "outside_source", "local image path is not inside its source's folder")
+        loop = asyncio.get_running_loop()
+        try:
+            stat = await loop.run_in_executor(self._executor, os.stat, job.source)
+        except OSError:
+            raise _Final("failed", "missing", f"no such file: {job.url}") from None
+        etag = f"{stat.st_size}-{stat.st_mtime_ns}"
+        if job.conditional and job.etag == etag:
+            return FetchResult(url=job.url, status="ok", outcome="revalidated", etag=etag)
+        if stat.st_size > self.cfg.max_bytes:
+            raise _Final("failed", "too_large", f"{stat.st_size} bytes exceeds max_bytes {self.cfg.max_bytes}")
+        with open(job.source, "rb") as handle:
+            data = await loop.run_in_executor(self._executor, handle.read)
+        image = await self._store(data)
+        return FetchResult(url=job.url, status="ok", outcome="fetched", image=image, etag=etag)
 
     async def _from_http(self, job: FetchJob) -> FetchResult:
         host_slots = self._host_slots.get(job.host)

@@ -17,6 +17,9 @@ import duckdb
 from newsetl.config import Config, parse_duration
 from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob
+from newsetl.images.urls import LOCAL_SCHEME
+from newsetl.posts.hexo_post import resolve_local, split_local_key
+from newsetl.posts.options import local_roots
 from newsetl.warehouse.images import plan_rows
 
 
@@ -73,17 +76,22 @@ def plan_from_rows(
     jobs: list[FetchJob] = []
     previous: dict[str, dict] = {}
     reused = left_alone = 0
+    local: LocalFiles | None = None
     for row in rows:
         url, status = row["url"], row["status"]
-        kind = "data" if url.startswith("data:") else "http"
-        job = FetchJob(url=url, source=row["raw"] if kind == "data" else url, host=row["host"] or "", kind=kind)
+        kind = "data" if url.startswith("data:") else "local" if url.startswith(LOCAL_SCHEME) else "http"
+        if kind == "local" and local is None:
+            local = LocalFiles(local_roots(config))
+        source = row["raw"] if kind == "data" else local.path(url) if kind == "local" else url
+        job = FetchJob(url=url, source=source, host=row["host"] or "", kind=kind)
         if status == "ok":
             path = row["path"]
             if path is not None and path not in on_disk:  # one stat per stored file, however many URLs
                 on_disk[path] = config.resolve(Path(path)).is_file()
             if not on_disk.get(path, False):
                 row["missing_file"] = True  # gone from the store: fetch it again, unconditionally
-            elif kind == "data" or (row["checked_at"] is not None and row["checked_at"] >= stale_before):
+            elif kind == "data" or (kind == "http" and row["checked_at"] is not None
+                                    and row["checked_at"] >= stale_before):  # local files: always re-checked
                 reused += 1
                 continue
             else:
@@ -103,3 +111,17 @@ def plan_from_rows(
         jobs.append(job)
         previous[url] = row
     return Plan(jobs=jobs, previous=previous, reused=reused, left_alone=left_alone, referenced=len(rows))
+
+
+class LocalFiles:
+    """`local:` image keys -> files, only inside the folder of the source that named them."""
+
+    def __init__(self, roots: dict[str, Path]) -> None:
+        self.roots = roots
+
+    def path(self, key: str) -> str:
+        """The file's absolute path, or "" when the source is unknown or the path leaves its folder."""
+        parts = split_local_key(key)
+        root = self.roots.get(parts[0]) if parts else None
+        found = resolve_local(root, parts[1]) if root is not None else None
+        return str(found) if found is not None else ""

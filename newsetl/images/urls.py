@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 FETCHABLE_SCHEMES = ("http", "https")
+LOCAL_SCHEME = "local:"  # `local:<source>/<path under its folder>`: newsetl/posts/hexo_post.py LocalImages
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class ImageTarget:
 
     key: str                 # image_fetches.url
     host: str                # lower-case host, "(data)" for data: URIs, "" when unknown
-    kind: str                # http | data | invalid
+    kind: str                # http | data | local | invalid
     error: str | None = None  # why it cannot be fetched (kind == "invalid")
 
 
@@ -43,6 +44,8 @@ def normalize(raw: str, article_url: str | None = None) -> ImageTarget:
     lowered = ref[:5].lower()
     if lowered == "data:":
         return _data_target(ref)
+    if ref.startswith(LOCAL_SCHEME):  # a file of a Hexo site on disk, read without HTTP
+        return ImageTarget(key=ref, host="(local)", kind="local")
     if ref.startswith("//"):
         base_scheme = _scheme(article_url)
         ref = f"{base_scheme if base_scheme in FETCHABLE_SCHEMES else 'https'}:{ref}"

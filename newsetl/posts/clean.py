@@ -16,6 +16,7 @@ from lxml import etree
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
+from newsetl.posts import captions, notes, promo
 from newsetl.posts.sanitize import sanitize_html
 from newsetl.posts.tables import cleaned_batch
 
@@ -66,6 +67,7 @@ class _Cleaner:
         self.rules = rules
         self.editor: str | None = None
         self.origin: str | None = None
+        self.meta: dict[str, str] = {}   # notes cut out of paragraphs: author, byline, credit (newsetl.posts.notes)
         self.paragraphs: list[tuple[str, str]] = []
         self.images: list[ImageRef] = []
         self._seen_urls: dict[str, ImageRef] = {}
@@ -73,6 +75,7 @@ class _Cleaner:
         self._promo_pending = False
         self._drop: list[etree._Element] = []
         self._captions: set = set()
+        self._candidates: set = set()  # caption candidates: captions only where the page means one
         self._decorations: set = set()
 
     # -- notes and phrases -------------------------------------------------------------------------
@@ -91,6 +94,22 @@ class _Cleaner:
                 self.origin = self.origin or match.group("name")
                 return True
         return False
+
+    def _metadata(self, text: str) -> str:
+        """Move metadata notes (origin, author, byline, editor, photo credit) out of `text`; what is left."""
+        after_image = self._last_item in ("image", "caption") and bool(self.images)
+        found = notes.collect(text, self.rules.note_patterns, self.rules.credit_patterns, after_image,
+                              self.rules.max_boilerplate_chars)
+        for name, value in found.values.items():
+            if name == "image_credit":
+                self.images[-1].credit = self.images[-1].credit or value
+            elif name == "editor":
+                self.editor = self.editor or value
+            elif name == "origin":
+                self.origin = self.origin or value
+            else:
+                self.meta.setdefault(name, value)
+        return found.rest
 
     def _comment_notes(self, comment_text: str) -> None:
         """Origin notes hidden in comments (e.g. Sina's `article_adlist[...]`)."""
@@ -113,7 +132,7 @@ class _Cleaner:
         for attr in self.rules.image_src_attrs:
             value = img.get(attr)
             if value and value.strip() and not value.strip().startswith("data:image/gif;base64,R0lGOD"):
-                return resolve_url(value, self.post.url)
+                return resolve_url(value, self.post.base_url or self.post.url)
         return None
 
     def _add_image(self, url: str | None, role: str, alt: str | None = None) -> ImageRef | None:
@@ -167,11 +186,15 @@ class _Cleaner:
         if not text:
             return
         leaf = normalize_text(owner.text_content()) == text
-        if self._note(text) or (self._short(text) and self._boilerplate(text)):
+        text = self._metadata(text)
+        if not text or self._note(text) or (self._short(text) and self._boilerplate(text)):
             if leaf and owner is not self.root:
                 self._drop.append(owner)
             return
         kind = self._kind(owner)
+        if kind == "caption" and self._candidates and captions.candidate(owner, self._candidates, self._captions):
+            kind = captions.judge(owner, text, self._last_item in ("image", "caption") and bool(self.images),
+                                  self.rules.caption_rules)
         if kind == "caption" and self._last_item in ("image", "caption") and self.images:
             image = self.images[-1]
             image.caption = f"{image.caption} {text}" if image.caption else text
@@ -234,8 +257,14 @@ class _Cleaner:
             for element in rules.remove(root):
                 if element.getparent() is not None:
                     element.drop_tree()
+        for block in promo.promo_blocks(root, rules.promo_shape):  # QR codes near a call to action
+            promo_images.extend(self._image_url(img) for img in block.iter("img"))
+            block.drop_tree()
         self._decorations = set(rules.decoration_images(root)) if rules.decoration_images is not None else set()
         self._captions = set(rules.captions(root)) if rules.captions is not None else set()
+        if rules.caption_candidates is not None:
+            self._candidates = set(rules.caption_candidates(root)) - self._captions
+            self._captions |= self._candidates
         parts: list[str] = []
         if root.text:
             parts.append(root.text)
@@ -268,6 +297,8 @@ class _Cleaner:
                 if url:
                     element.set("src", url)
                 continue
+            if element.tag == "a" and element.get("href"):
+                element.set("href", resolve_url(element.get("href"), self.post.base_url or self.post.url))
             keep = KEEP_ATTRS.get(element.tag, ())
             for name in [n for n in element.attrib if n not in keep]:
                 del element.attrib[name]
@@ -287,32 +318,82 @@ def content_hash(article_fields: list) -> str:
     return hashlib.sha256(json.dumps(article_fields, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
+def headline(cleaner: _Cleaner, post: ParsedPost) -> bool:
+    """A headline-only item: a title with no body at all, or a body that only repeats the title (no images).
+
+    Clears the paragraphs. A body that had text which cleaning removed (all boilerplate) is not headline-only.
+    """
+    heading = normalize_text(post.title)
+    if not heading or any(i.role == "body" for i in cleaner.images):
+        return False
+    texts = [t for k, t in cleaner.paragraphs if k != "caption"]
+    if texts and any(t != heading for t in texts):
+        return False
+    if not texts and _has_text(post.body_html):
+        return False
+    cleaner.paragraphs = []
+    return True
+
+
+def _has_text(html: str) -> bool:
+    """Whether raw body HTML shows any text (scripts and styles aside)."""
+    if not html.strip():
+        return False
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return bool(TAG_RE.sub("", html).strip())
+    for element in root.xpath("//script|//style"):
+        element.drop_tree()
+    return bool(root.text_content().strip())
+
+
+def people(post: ParsedPost, meta: dict[str, str]) -> tuple[str | None, str | None]:
+    """(author, byline): the writer named in the text is the byline; it also replaces a front-matter author
+    that only names the site (the source, or one of the post's categories)."""
+    byline = meta.get("byline") or meta.get("author")
+    author = post.author
+    site_only = not author or author == post.source or author in post.categories
+    if byline and site_only:
+        author = meta.get("author") or byline
+    return author, byline
+
+
 def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
     """Clean one parsed post with the rules that match it."""
     keys = site_rules.site_keys_for(post.source, post.author, post.categories, _hosts(post))
     cleaner = _Cleaner(post, site_rules.compiled(keys))
     body_html, body_text = cleaner.run(post.body_html)
-    for role, url in (("headimg", post.headimg), ("thumbnail", post.thumbnail)):
+    for role, url in (("headimg", post.headimg), ("thumbnail", post.thumbnail), *post.media):
         if url:
-            cleaner._add_image(resolve_url(url, post.url), role)
-    if not body_text and not any(i.role == "body" for i in cleaner.images):
+            cleaner._add_image(resolve_url(url, post.base_url or post.url), role)
+    headline_only = headline(cleaner, post)
+    if headline_only:  # a title (and link) without a body: an article with an empty body, flagged
+        body_html, body_text = "", ""
+    elif not body_text and not any(i.role == "body" for i in cleaner.images):
         raise RejectError("clean", "no article text or images left after cleaning")
+    author, byline = people(post, cleaner.meta)
     summary = post.summary
-    if not summary:
+    if headline_only:
+        summary = summary or None
+    elif not summary:
         first = next((t for k, t in cleaner.paragraphs if k == "text"), body_text)
         summary = first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 1] + "…"
     images = cleaner.images
     digest = content_hash([
-        post.title, post.url, post.author, post.published_at, post.categories, cleaner.editor,
+        post.title, post.url, author, post.published_at, post.categories, cleaner.editor,
         cleaner.origin, summary, cleaner.paragraphs, body_html,
-        [(i.role, i.url, i.alt, i.caption, i.roles) for i in images],
+        [(i.role, i.url, i.alt, i.caption, i.roles, i.credit) for i in images],
+        byline, cleaner.meta.get("credit"), headline_only, post.repairs,
     ])
     return Article(
         article_id=post.article_id, source=post.source, source_type=post.source_type, locator=post.locator,
-        file_hash=post.file_hash, url=post.url, title=normalize_text(post.title), author=post.author,
+        file_hash=post.file_hash, url=post.url, title=normalize_text(post.title), author=author,
         published_at=post.published_at, categories=post.categories, editor=cleaner.editor,
         origin=cleaner.origin, summary=summary, body_text=body_text, body_html=body_html,
         paragraphs=cleaner.paragraphs, images=images, content_hash=digest, rules_version=site_rules.version,
+        byline=byline, photo_credit=cleaner.meta.get("credit"), headline_only=headline_only,
+        repairs=list(post.repairs),
     )
 
 

@@ -69,9 +69,11 @@ class ChangedFiles:
     files skipped and `rejects` holds the files that could not be read.
     """
 
-    def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str]) -> None:
+    def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str],
+                 salts: dict[str, str] | None = None) -> None:
         self.files = files
         self.known = known
+        self.salts = salts or {}  # source -> its Hexo site settings' fingerprint, mixed into each file's hash
         self.changed = 0
         self.unchanged = 0
         self.rejects: list[Reject] = []
@@ -83,7 +85,8 @@ class ChangedFiles:
             except OSError as exc:
                 self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
                 continue
-            digest = hash_bytes(data)
+            salt = self.salts.get(f.source)
+            digest = hash_bytes(data + b"\0" + salt.encode()) if salt else hash_bytes(data)
             if self.known.get((f.source, f.locator)) == digest:
                 self.unchanged += 1
                 continue

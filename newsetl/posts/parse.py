@@ -12,12 +12,16 @@ import yaml
 
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
+from newsetl.posts import hexo_post
+from newsetl.posts.options import PostOptions, as_options
 
 # The generator escaped every brace in the whole file; undo it before anything else reads the text.
 _BRACE_ENTITIES = re.compile(r"&#(123|125|x7[bBdD]);")
 _BRACES = {"123": "{", "125": "}", "x7b": "{", "x7B": "{", "x7d": "}", "x7D": "}"}
 # Front matter: an opening `---` line (after optional blank lines / BOM), YAML, a closing `---` line.
 _FRONT_MATTER = re.compile(r"\A\ufeff?\s*^---[ \t]*\r?\n(.*?)^---[ \t]*\r?$\n?", re.S | re.M)
+# Hexo also accepts front matter without the opening line: `title: x` ... `---` (hexo-front-matter).
+_BARE_FRONT_MATTER = re.compile(r"\A\ufeff?(.*?)^-{3,}[ \t]*\r?$\n?", re.S | re.M)
 
 
 def unescape_braces(text: str) -> str:
@@ -40,7 +44,9 @@ def parse_date(value: object, zone: ZoneInfo) -> datetime | None:
             try:
                 moment = datetime.fromisoformat(text)  # "2021-04-11 00:30:33", "2021-04-11T00:30:33+08:00"
             except ValueError:
-                raise RejectError("parse", f"unrecognised date {text!r}") from None
+                moment = hexo_post.hexo_date_text(text)  # "2026/05/08 12:00": what moment.js reads
+                if moment is None:
+                    raise RejectError("parse", f"unrecognised date {text!r}") from None
     else:
         raise RejectError("parse", f"date has an unexpected type ({type(value).__name__})")
     if moment.tzinfo is None:
@@ -71,10 +77,15 @@ def _categories(value: object) -> list[str]:
     return [str(value)]
 
 
-def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo) -> ParsedPost:
-    """Split a Hexo post into front matter and body; raise RejectError when it is not a post."""
+def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions) -> ParsedPost:
+    """Split a Hexo post into front matter and body; raise RejectError when it is not a post.
+
+    `zone` is the source's PostOptions (newsetl/posts/options.py), or just its time zone.
+    """
+    options = as_options(zone)
+    zone = options.zone
     text = unescape_braces(text)
-    match = _FRONT_MATTER.match(text)
+    match = _FRONT_MATTER.match(text) or _bare_front_matter(text)
     if not match:
         raise RejectError("parse", "no front matter (expected a '---' block at the top)")
     try:
@@ -92,7 +103,7 @@ def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo) -> ParsedPost:
     if not body:
         raise RejectError("parse", "empty body")
     title = _text_field(meta, "title") or PurePosixPath(ref.locator).stem
-    return ParsedPost(
+    post = ParsedPost(
         source=ref.source,
         source_type=ref.source_type,
         locator=ref.locator,
@@ -107,16 +118,35 @@ def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo) -> ParsedPost:
         thumbnail=_text_field(meta, "thumbnail"),
         summary=_text_field(meta, "description") or _text_field(meta, "excerpt"),
     )
+    return hexo_post.complete(post, meta, ref, options, parse_date)
 
 
-def parse_posts(batch: Batch, zones: dict[str, ZoneInfo]) -> Batch:
-    """Parse a Batch of RawPosts; each post that fails becomes a Reject instead of stopping the batch."""
+def _bare_front_matter(text: str) -> re.Match | None:
+    """Hexo's front matter without its opening `---`, when what precedes the `---` line is a YAML mapping."""
+    match = _BARE_FRONT_MATTER.match(text)
+    if not match:
+        return None
+    try:
+        meta = yaml.load(match.group(1), Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return None
+    return match if isinstance(meta, dict) and meta else None
+
+
+def parse_posts(batch: Batch, zones: dict[str, ZoneInfo | PostOptions]) -> Batch:
+    """Parse a Batch of RawPosts; each post that fails becomes a Reject instead of stopping the batch.
+
+    Drafts and `published: false` posts are counted in `Batch.skipped`, neither parsed further nor rejected.
+    """
     posts: list[ParsedPost] = []
     rejects = list(batch.rejects)
+    skipped = batch.skipped
     for raw in batch.items:
         try:
             posts.append(parse_post_text(raw.text, raw.ref, zones[raw.ref.source]))
+        except hexo_post.SkippedPost:
+            skipped += 1
         except RejectError as exc:
             rejects.append(Reject(raw.ref.source, raw.ref.locator, exc.stage, exc.reason,
                                   raw.ref.file_hash, raw.ref.size))
-    return Batch(posts, rejects)
+    return Batch(posts, rejects, skipped=skipped)

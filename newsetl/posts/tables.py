@@ -35,6 +35,8 @@ def article_tables(articles: list[Article]) -> ArticleTables:
             paragraphs["position"].append(position)
             paragraphs["kind"].append(kind)
             paragraphs["text"].append(text)
+            paragraphs["level"].append(a.heading_levels.get(position))
+            paragraphs["lang"].append(a.code_langs.get(position))
         for image in a.images:
             images["article_id"].append(a.article_id)
             for name in ("position", "role", "url", "alt", "caption", "roles"):
@@ -53,8 +55,8 @@ class ArticleKey(NamedTuple):
     file_hash: str
 
 
-def cleaned_batch(articles: list[Article], rejects: list[Reject]) -> Batch:
+def cleaned_batch(articles: list[Article], rejects: list[Reject], skipped: int = 0) -> Batch:
     """A batch ready to load: article keys + Arrow tables (the Article objects can be freed)."""
     articles = list({a.article_id: a for a in articles}.values())  # the same id twice: the last one wins
     keys = [ArticleKey(a.article_id, a.content_hash, a.source, a.locator, a.file_hash) for a in articles]
-    return Batch(keys, rejects, article_tables(articles))
+    return Batch(keys, rejects, article_tables(articles), skipped=skipped)

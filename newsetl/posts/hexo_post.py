@@ -1,0 +1,230 @@
+"""What a Hexo post says beyond the generator's fields: tags, updated, permalink, lang, covers, drafts,
+dates from file names, local image paths, and its body rendered from Markdown when it is Markdown."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Callable
+from urllib.parse import quote, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from newsetl.errors import RejectError
+from newsetl.images.urls import LOCAL_SCHEME
+from newsetl.models import InputRef, ParsedPost
+from newsetl.posts.options import PostOptions
+from newsetl.posts.hexo_tags import TagContext
+from newsetl.posts.markdown import MORE_RE, detect_format, html_text, render_fragment, render_markdown
+
+COVER_KEYS = ("cover", "banner", "featured_image", "photos")
+DRAFT_DIR = "_drafts"
+HEXO_DATE_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+                     "%Y.%m.%d %H:%M:%S", "%Y.%m.%d")
+
+
+class SkippedPost(RejectError):
+    """A post Hexo would not publish (`published: false`, a draft): counted, not rejected."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("skipped", reason)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalImages:
+    """Turns a post's relative image paths into keys of files on disk: `local:<source>/<path under root>`."""
+
+    source: str
+    root: str               # absolute: keys are relative to it, nothing outside it is ever read
+    base: str               # absolute: where `x.png` starts (the post's asset folder, else its folder)
+    site_source: str        # absolute: where `/x.png` starts (the site's source/, else root)
+
+    def key(self, ref: str) -> str | None:
+        """The local key of a relative reference; None for URLs (left as they are) and paths outside root."""
+        ref = ref.strip()
+        if not ref or ref.startswith(("//", "#")) or urlsplit(ref).scheme:
+            return None
+        path = unquote(ref.split("?", 1)[0].split("#", 1)[0])
+        start = self.site_source if path.startswith("/") else self.base
+        return self.key_for(os.path.join(start, path.lstrip("/")))
+
+    def key_for(self, path: str) -> str | None:
+        """The local key of an absolute path; None when it leaves root."""
+        resolved = os.path.normpath(path)
+        if os.path.commonpath([resolved, self.root]) != self.root:
+            return None
+        return f"{LOCAL_SCHEME}{quote(self.source, safe='')}/{Path(resolved).relative_to(self.root).as_posix()}"
+
+
+def split_local_key(key: str) -> tuple[str, str] | None:
+    """(source name, path under its root) of a local key; None when it is not one."""
+    if not key.startswith(LOCAL_SCHEME):
+        return None
+    source, sep, path = key[len(LOCAL_SCHEME):].partition("/")
+    return (unquote(source), path) if sep and path else None
+
+
+def resolve_local(root: Path, relative: str) -> Path | None:
+    """The file a local key names, only when it really lies inside `root` (symlinks resolved)."""
+    real_root = root.resolve()
+    try:
+        target = (real_root / relative).resolve()
+    except (OSError, RuntimeError):
+        return None
+    return target if target.is_relative_to(real_root) else None
+
+
+def tags_of(value: object) -> list[str]:
+    """Hexo `tags`: a list (possibly nested) or a single value."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [tag for item in value for tag in tags_of(item)]
+    if isinstance(value, dict):
+        return []
+    text = str(value).strip()
+    return [text] if text else []
+
+
+def covers_of(meta: dict) -> list[str]:
+    """Cover images of popular themes: `cover`, `banner`, `featured_image`, `photos` (a list or one)."""
+    found: list[str] = []
+    for key in COVER_KEYS:
+        value = meta.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.strip() and item.strip() not in found:
+                found.append(item.strip())
+    return found
+
+
+def hexo_date_text(text: str) -> datetime | None:
+    """Date strings moment.js reads and ISO does not: `2026/05/08 12:00`, `2018-7-24 23:31:06`."""
+    for pattern in HEXO_DATE_FORMATS + ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text.strip(), pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def fallback_date(ref_path: str, locator: str, opts: PostOptions) -> tuple[datetime | None, str | None]:
+    """A date for a post without one, as Hexo takes it: from the file name, else the file's mtime."""
+    if opts.site is None:
+        return None, None
+    named = opts.site.file_name_date(locator, opts.zone)
+    if named is not None:
+        return named.astimezone(timezone.utc), "file_name"
+    try:
+        mtime = os.stat(ref_path).st_mtime
+    except OSError:
+        return None, None
+    return datetime.fromtimestamp(mtime, timezone.utc), "file_mtime"
+
+
+def local_images(source: str, locator: str, opts: PostOptions) -> LocalImages | None:
+    """Where a post's relative image paths point on disk (None when the post is not a local file)."""
+    if opts.root is None:
+        return None
+    root = opts.local_root or opts.root
+    post = opts.root / locator
+    site = opts.site
+    if site is not None and site.post_asset_folder and post.parent.is_relative_to(site.posts_dir):
+        base = post.with_suffix("")
+    else:
+        base = post.parent
+    site_source = site.source_root if site is not None else root
+    return LocalImages(source, str(root), str(base), str(site_source))
+
+
+def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post_path: str | None) -> TagContext:
+    """The tag plugins' view of one post: its asset folder, its public path and the site's code_dir."""
+
+    def asset_ref(name: str) -> str:
+        """An asset of the post: a file in its asset folder (the post's path without extension)."""
+        if local is None or opts.root is None:
+            return name
+        return local.key_for(str((opts.root / locator).with_suffix("") / unquote(name))) or name
+
+    def code_file(relative: str) -> Path | None:
+        if opts.site is None:
+            return None
+        code_root = opts.site.source_root / opts.site.code_dir
+        path = resolve_local(code_root, relative.lstrip("/"))
+        return path if path is not None and path.is_file() else None
+
+    def asset_url(name: str) -> str:
+        return f"/{post_path}{name}" if post_path is not None else name
+
+    ctx = TagContext(asset_ref=asset_ref, asset_url=asset_url, code_file=code_file, markdown=lambda text: "")
+    ctx.markdown = lambda text: render_fragment(text, ctx)
+    return ctx
+
+
+@dataclass(slots=True)
+class Body:
+    html: str
+    body_format: str
+    excerpt: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def render_body(body: str, locator: str, local: LocalImages | None, opts: PostOptions,
+                post_path: str | None = None) -> Body:
+    """The post body as HTML: unchanged when it is HTML, rendered as Hexo does when it is Markdown."""
+    body_format = opts.body_format if opts.body_format != "auto" else detect_format(body)
+    if body_format == "html":
+        match = MORE_RE.search(body)
+        return Body(body, "html", html_text(body[:match.start()]) or None if match else None)
+    rendered = render_markdown(body, tag_context(locator, local, opts, post_path))
+    excerpt = html_text(rendered.excerpt_html) if rendered.excerpt_html is not None else None
+    return Body(rendered.html, "markdown", excerpt or None, rendered.warnings)
+
+
+def post_path(locator: str, published: datetime | None, meta: dict, categories: list[str], lang: str | None,
+              opts: PostOptions) -> str | None:
+    """The post's path under the site URL from the site's `permalink` (a front-matter `permalink` wins)."""
+    if opts.site is None:
+        return None
+    local = published.astimezone(opts.zone) if published is not None else None
+    front = meta.get("permalink")
+    return opts.site.post_path(locator, local, categories=categories, lang=lang,
+                               front_permalink=str(front).strip() if front else None)
+
+
+def is_draft(locator: str) -> bool:
+    return DRAFT_DIR in PurePosixPath(locator).parts
+
+
+def _text(meta: dict, key: str) -> str | None:
+    value = meta.get(key)
+    if value is None or isinstance(value, (list, dict, bool)):
+        return None
+    return str(value).strip() or None
+
+
+def complete(post: ParsedPost, meta: dict, ref: InputRef, opts: PostOptions,
+             parse_date: Callable[[object, ZoneInfo], datetime | None]) -> ParsedPost:
+    """Add what Hexo's front matter and body conventions say to a parsed post; SkippedPost for drafts."""
+    if meta.get("published") is False:
+        raise SkippedPost("published: false")
+    if ref.source_type == "hexo_dir" and is_draft(ref.locator):
+        raise SkippedPost("a draft (_drafts/)")
+    if post.published_at is not None:
+        post.date_source = "front_matter"
+    elif ref.source_type == "hexo_dir":
+        post.published_at, post.date_source = fallback_date(ref.path, ref.locator, opts)
+    post.source_updated_at = parse_date(meta.get("updated"), opts.zone)
+    post.tags = tags_of(meta.get("tags"))
+    post.lang = _text(meta, "lang") or _text(meta, "language")
+    post.covers = covers_of(meta)
+    path = None
+    if ref.source_type == "hexo_dir":
+        post.local = local_images(ref.source, ref.locator, opts)
+        path = post_path(ref.locator, post.published_at, meta, post.categories, post.lang, opts)
+        if opts.site is not None:
+            post.url = post.url or opts.site.public_url(path)
+    body = render_body(post.body_html, ref.locator, post.local, opts, path)
+    post.body_html, post.body_format, post.warnings = body.html, body.body_format, body.warnings
+    post.summary = _text(meta, "excerpt") or body.excerpt or post.summary
+    return post

@@ -1,0 +1,120 @@
+"""Hexo sites through the real ingest flow into a real DuckDB file (issue 13): site configs, drafts, reruns,
+a post-asset-folder site whose images are read from disk, verified and stored (no HTTP at all), and the
+generator's HTML posts giving the same rows as before the Hexo support."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+from newsetl.config import config_from_dict
+from newsetl.flows.ingest import ingest
+
+from helpers import rows, scalar
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HEXO = FIXTURES / "hexo"
+SITES = ("hexojs-site", "suka-unit-test", "huzhenghui")
+ASSETS = "local:hexojs-site/source/_posts/"
+
+
+def copy_sites(tmp_path: Path) -> Path:
+    target = tmp_path / "sites"
+    for name in SITES:
+        shutil.copytree(HEXO / name, target / name)
+    return target
+
+
+def site_config(tmp_path: Path, sites: Path, names=SITES, images: dict | None = None):
+    return config_from_dict({
+        "warehouse": str(tmp_path / "wh.duckdb"),
+        "images": images or {"enabled": False},
+        "sources": [{"type": "hexo_dir", "name": name, "path": str(sites / name)} for name in names],
+    }, base_dir=tmp_path)
+
+
+def test_three_hexo_sites_ingest_rerun_and_config_change(tmp_path) -> None:
+    sites = copy_sites(tmp_path)
+    config = site_config(tmp_path, sites)
+    first = ingest(config)
+    # 25 posts under the three _posts/ folders; long-title.md is `published: false`, and hexojs-site has one
+    # draft in source/_drafts/: both skipped and counted, neither rejected.
+    assert (first["discovered"], first["new"], first["rejected"], first["skipped"]) == (25, 24, 0, 2)
+    warehouse = tmp_path / "wh.duckdb"
+    assert rows(warehouse, "SELECT skipped, rejected FROM ingest_runs") == [(2, 0)]
+    assert rows(warehouse, "SELECT source, count(*), count(published_at), count(url) FROM articles "
+                           "GROUP BY source ORDER BY source") == [
+        ("hexojs-site", 5, 5, 5), ("huzhenghui", 7, 7, 7), ("suka-unit-test", 12, 12, 12)]
+    assert rows(warehouse, "SELECT date_source, count(*) FROM articles GROUP BY 1 ORDER BY 1") == [
+        ("file_name", 4), ("front_matter", 20)]
+    assert rows(warehouse, "SELECT title, tags, categories, lang, warnings FROM articles "
+                           "WHERE locator = 'Hexo-Front-Matter.md'") == [
+        ("Hexo Front Matter", ["Hexo", "Front matter"], ["Hexo", "Learn"], None, [])]
+    assert rows(warehouse, "SELECT kind, count(*) FROM paragraphs GROUP BY kind ORDER BY kind") == [
+        ("code", 116), ("embed", 3), ("heading", 138), ("list", 75), ("quote", 23), ("table", 8), ("text", 210)]
+    assert scalar(warehouse, "SELECT count(*) FROM paragraphs WHERE kind = 'heading' AND level IS NULL") == 0
+
+    again = ingest(config)  # nothing changed: every loaded file skipped before parsing (the unpublished one
+    assert (again["unchanged"], again["new"], again["updated"], again["skipped"]) == (24, 0, 0, 2)  # is re-read)
+
+    # The site's permalink changes: every post of that site is read again, and its URL follows.
+    conf = sites / "suka-unit-test" / "_config.yml"
+    conf.write_text(conf.read_text().replace("permalink: :year/:month/:day/:title/", "permalink: posts/:title/"))
+    changed = ingest(config)
+    assert (changed["updated"], changed["unchanged"]) == (12, 12)
+    assert rows(warehouse, "SELECT url FROM articles WHERE locator = 'tags.md'") == [
+        ("https://theme.suka.moe/demo/posts/tags/",)]
+
+
+def test_post_asset_folder_images_are_read_from_disk_verified_and_stored(tmp_path) -> None:
+    sites = copy_sites(tmp_path)
+    config = site_config(tmp_path, sites, names=["hexojs-site"],
+                         images={"store": "images", "retries": 0, "block_private": True})
+    summary = ingest(config)
+    assert (summary["new"], summary["skipped"]) == (5, 1)
+    warehouse = tmp_path / "wh.duckdb"
+    fetches = rows(warehouse, "SELECT url, host, status, reason FROM image_fetches ORDER BY url")
+    assert fetches == [
+        (ASSETS + "2014-07-13-hexo-2-8-released/generate-console.png", "(local)", "ok", None),
+        (ASSETS + "2020-07-25-create-a-minimalist-blog-with-hexo/minimalist/site1-devtools-network.png",
+         "(local)", "failed", "missing"),  # the post cites a folder that does not exist, as in the real repo
+        (ASSETS + "2026-05-08-hexo-lost-41k-github-stars-with-one-command/github-cli-repo-edit.webp",
+         "(local)", "ok", None),
+        (ASSETS + "2026-05-08-hexo-lost-41k-github-stars-with-one-command/hexojs-audit-log.webp",
+         "(local)", "ok", None),
+        (ASSETS + "2026-05-08-hexo-lost-41k-github-stars-with-one-command/star-history.webp",
+         "(local)", "ok", None)]
+    stored = rows(warehouse, "SELECT format, width, height, path FROM images ORDER BY width")
+    assert [s[:3] for s in stored] == [("WEBP", 64, 48), ("WEBP", 72, 36), ("WEBP", 80, 40), ("PNG", 96, 48)]
+    source = sites / "hexojs-site" / "source" / "_posts" / "2014-07-13-hexo-2-8-released" / "generate-console.png"
+    png = next(path for fmt, _, _, path in stored if fmt == "PNG")
+    assert (tmp_path / png).read_bytes() == source.read_bytes()  # images.path: relative to the config's folder
+    assert scalar(warehouse, "SELECT count(*) FROM article_images WHERE sha256 IS NOT NULL") == 4
+
+    # A changed asset file updates its image on the next run; the unchanged ones are only re-checked.
+    star = source.parent.parent / "2026-05-08-hexo-lost-41k-github-stars-with-one-command" / "star-history.webp"
+    Image.new("RGB", (33, 22), (200, 10, 10)).save(star, lossless=True)
+    ingest(config)
+    assert rows(warehouse, "SELECT i.width, i.height FROM image_fetches f JOIN images i USING (sha256) "
+                           "WHERE f.url LIKE '%star-history.webp'") == [(33, 22)]
+    assert rows(warehouse, "SELECT i.width FROM article_images a JOIN images i USING (sha256) "
+                           "WHERE a.url LIKE '%star-history.webp'") == [(33,)]
+
+
+def test_generator_html_posts_give_the_same_rows_as_before(tmp_path) -> None:
+    """tests/fixtures/hexo/generator_rows.json was written by make_generator_rows.py with the code before
+    issue 13; if another change alters these rows on purpose, run that script again."""
+    import sys
+
+    sys.path.insert(0, str(HEXO))
+    from make_generator_rows import ingest_generator_posts, snapshot
+
+    expected = json.loads((HEXO / "generator_rows.json").read_text(encoding="utf-8"))
+    actual = json.loads(json.dumps(snapshot(ingest_generator_posts(tmp_path)), ensure_ascii=False))
+    assert sorted(actual) == sorted(expected)
+    for key in expected:
+        assert actual[key] == expected[key], key
+    assert rows(tmp_path / "wh.duckdb", "SELECT DISTINCT body_format FROM articles") == [("html",)]
