@@ -182,3 +182,18 @@ def test_run_markdown_tables_escape_and_split_reject_reasons():
     assert "- feed-x: fetch: http_404" in markdown and "- one\n- two" in markdown
     assert tables[f"newsetl run {summary.run_id}: completed".replace(summary.run_id, f"`{summary.run_id}`")][0][
         "duration (s)"] == "2.5"
+
+
+def test_images_artifact_is_markdown_tables():
+    """The `newsetl-images` artifact (tasks/images.py publishes ImageSummary.markdown())."""
+    from collections import Counter
+
+    from newsetl.images.summary import ImageSummary
+
+    summary = ImageSummary(referenced=6, fetched=2, failed=3, skipped=1, reasons=Counter({"http_404": 2, "timeout": 1}))
+    markdown = summary.markdown()
+    no_python_reprs(markdown)
+    tables = markdown_tables(markdown)
+    outcomes = {row["outcome"]: row["URLs"] for row in tables["Images"]}
+    assert (outcomes["fetched"], outcomes["failed"], outcomes["skipped"]) == ("2", "3", "1")
+    assert tables["Top failure reasons"] == [{"reason": "http_404", "URLs": "2"}, {"reason": "timeout", "URLs": "1"}]

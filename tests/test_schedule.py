@@ -74,6 +74,14 @@ def _flow_runs(api: str) -> list[dict]:
         return []
 
 
+def _log_messages(api: str) -> list[str]:
+    try:
+        return [log["message"] for log in httpx.post(f"{api}/logs/filter", json={"sort": "TIMESTAMP_ASC"},
+                                                     timeout=30).json()]
+    except httpx.HTTPError:
+        return []
+
+
 def test_served_interval_deployment_runs_and_loads(tmp_path: Path, prefect_server: str) -> None:
     posts = copy_posts(tmp_path)
     config = write_config(tmp_path, config_dict(tmp_path, posts, deployments=[
@@ -97,6 +105,11 @@ def test_served_interval_deployment_runs_and_loads(tmp_path: Path, prefect_serve
     assert done[0]["parameters"] == {"config_path": str(config.resolve()), "deployment": "every-5s"}
     runs = rows(tmp_path / "wh.duckdb", "SELECT flow_run_id, status, new FROM ingest_runs ORDER BY started_at")
     assert runs[0][1:] == ("completed", 15)
+    # the served run's logs reached the server at INFO (the UI's Logs tab): the ingest's phase lines with counts
+    load_lines = _wait(lambda: [m for m in _log_messages(prefect_server) if m.startswith("load: ")], 30,
+                       "the served run's logs")
+    assert load_lines[0].startswith("load: 15 files read, 15 new, 0 updated, 0 unchanged, 0 rejected (")
+    assert any(m.startswith("discover: 15 files in 1 sources") for m in _log_messages(prefect_server))
     assert rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM articles")[0][0] == 15
 
 
