@@ -56,6 +56,15 @@ class ParsedPost:
     thumbnail: str | None = None
     summary: str | None = None
     article_id: str = ""
+    # Hexo posts (newsetl/posts/hexo_post.py): what their front matter and Markdown bodies add
+    body_format: str = "html"            # html | markdown (the body was rendered from Markdown)
+    date_source: str | None = None       # front_matter | file_name | file_mtime
+    source_updated_at: datetime | None = None  # front matter `updated`
+    tags: list[str] = field(default_factory=list)
+    lang: str | None = None
+    covers: list[str] = field(default_factory=list)  # cover, banner, featured_image, photos
+    local: object | None = None          # hexo_post.LocalImages: relative image paths -> files on disk
+    warnings: list[str] = field(default_factory=list)  # e.g. unknown tag plugins
     media: list[tuple[str, str]] = field(default_factory=list)  # (role, url): feed enclosures and media images
     base_url: str | None = None          # where the body's relative URLs point from (xml:base, feed URL)
     repairs: list[str] = field(default_factory=list)  # what the feed reader had to repair (derived title, id)
@@ -101,6 +110,14 @@ class Article:
     images: list[ImageRef]
     content_hash: str
     rules_version: str
+    body_format: str = "html"            # the Hexo fields of ParsedPost (issue 13)
+    date_source: str | None = None
+    source_updated_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    lang: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    heading_levels: dict[int, int] = field(default_factory=dict)  # paragraph position -> heading level 1-6
+    code_langs: dict[int, str] = field(default_factory=dict)      # paragraph position -> code language
     byline: str | None = None            # the writer named in the text (作者：…, 记者 …)
     photo_credit: str | None = None      # the article's photo credit (题图来自：…, 图片来源：…)
     headline_only: bool = False          # a title (and link) without a body
@@ -149,12 +166,13 @@ class Batch:
     (looking for futures to resolve), which for a batch of 1,000 articles costs seconds per task call.
     """
 
-    __slots__ = ("items", "rejects", "tables")
+    __slots__ = ("items", "rejects", "tables", "skipped")
 
     def __init__(self, items: list | None = None, rejects: list[Reject] | None = None,
-                 tables: object | None = None) -> None:
+                 tables: object | None = None, skipped: int = 0) -> None:
         self.items = items if items is not None else []
         self.rejects = rejects if rejects is not None else []
+        self.skipped = skipped  # posts Hexo would not publish (`published: false`): counted, not rejected
         self.tables = tables  # cleaned batches: Arrow tables built by the worker (newsetl.posts.tables.ArticleTables)
 
     def __repr__(self) -> str:

@@ -18,12 +18,15 @@ CONTENT_SCHEMA = pa.schema([
     ("origin", pa.string()), ("summary", pa.string()), ("body_text", pa.string()), ("body_html", pa.string()),
     ("char_count", pa.int32()), ("paragraph_count", pa.int32()), ("image_count", pa.int32()),
     ("content_hash", pa.string()), ("rules_version", pa.string()),
+    ("body_format", pa.string()), ("date_source", pa.string()), ("source_updated_at", TS),  # migration 007
+    ("tags", pa.list_(pa.string())), ("lang", pa.string()), ("warnings", pa.list_(pa.string())),
     ("byline", pa.string()), ("photo_credit", pa.string()), ("headline_only", pa.bool_()),  # migration 008
     ("repairs", pa.list_(pa.string())),
 ])
 
 PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),
-                              ("text", pa.string())])
+                              ("text", pa.string()),
+                              ("level", pa.int8()), ("lang", pa.string())])  # migration 007: heading level, code language
 
 ARTICLE_IMAGE_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("role", pa.string()),
                                   ("url", pa.string()), ("alt", pa.string()), ("caption", pa.string()),

@@ -39,7 +39,7 @@ def article_tables(articles: list[Article]) -> ArticleTables:
             paragraphs["lang"].append(a.code_langs.get(position))
         for image in a.images:
             images["article_id"].append(a.article_id)
-            for name in ("position", "role", "url", "alt", "caption", "roles"):
+            for name in ("position", "role", "url", "alt", "caption", "roles", "credit"):
                 images[name].append(getattr(image, name))
     return ArticleTables(pa.table(columns, schema=CONTENT_SCHEMA), pa.table(paragraphs, schema=PARAGRAPH_SCHEMA),
                          pa.table(images, schema=ARTICLE_IMAGE_SCHEMA))
