@@ -6,7 +6,9 @@ Relative paths are resolved against the directory of the config file (or the wor
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -168,6 +170,53 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+@dataclass(frozen=True, slots=True)
+class AllowEntry:
+    """One `allow_hosts` entry: an address or network, or a host name; with a port, that port only."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+    name: str | None
+    port: int | None  # None: every port
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def parse_allow_entry(entry: str) -> AllowEntry:
+    """`127.0.0.1`, `127.0.0.1:8765`, `10.0.0.0/8`, `[::1]:8765`, `intranet.example:443` ... or a ValueError."""
+    text = entry.strip().lower()
+    if not text:
+        raise ValueError("empty entry in allow_hosts")
+    host, port = text, None
+    if text.startswith("["):  # [IPv6] or [IPv6]:port
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"allow_hosts: bad entry {text!r} (use [IPv6]:port)")
+        port = rest[1:] if rest else None
+    elif text.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+        host, _, port = text.partition(":")
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"allow_hosts: bad port in {text!r}")
+    number = int(port) if port is not None else None
+    try:
+        return AllowEntry(ipaddress.ip_network(host, strict=False), None, number)
+    except ValueError:
+        if "/" in host or ":" in host:
+            raise ValueError(f"allow_hosts: bad network {text!r}") from None
+    if not _HOST_NAME.match(host.rstrip(".")):  # also refuses numeric spellings such as 127.1 or 2130706433
+        raise ValueError(f"allow_hosts: not an address, network or host name: {text!r}")
+    return AllowEntry(None, host.rstrip("."), number)
+
+
+def _check_allow_hosts(cls, value: list[str] | None) -> list[str] | None:
+    """Each entry parses (`parse_allow_entry`); kept as written, lower-cased."""
+    if value is None:
+        return None
+    for entry in value:
+        parse_allow_entry(entry)
+    return [entry.strip().lower() for entry in value]
+
+
 class ImagesConfig(Section):
     """Image download, verification and storage settings (see the images section of the README)."""
 
@@ -216,23 +265,7 @@ class ImagesConfig(Section):
                 raise ValueError(f"thumbnail {name!r}: width and height must be at least 1")
         return value
 
-    @field_validator("allow_hosts")
-    @classmethod
-    def _allow_entries(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        cleaned = []
-        for entry in value:
-            entry = entry.strip().lower()
-            if not entry:
-                raise ValueError("empty entry in allow_hosts")
-            if "/" in entry:
-                try:
-                    ipaddress.ip_network(entry, strict=False)
-                except ValueError as exc:
-                    raise ValueError(f"allow_hosts: bad network {entry!r}") from exc
-            cleaned.append(entry)
-        return cleaned
+    _allow_entries = field_validator("allow_hosts")(_check_allow_hosts)
 
 
 class ReportingConfig(Section):
@@ -265,6 +298,8 @@ class HttpConfig(Section):
     # SSRF guard: unset means the same as the images section (one allow-list for the whole pipeline).
     block_private: bool | None = None
     allow_hosts: list[str] | None = None
+
+    _allow_entries = field_validator("allow_hosts")(_check_allow_hosts)
 
 
 class Config(Section):

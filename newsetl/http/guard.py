@@ -3,6 +3,11 @@
 The check sits in the connection layer (an httpcore network backend): the host is resolved once, every
 address is checked, and the socket is opened to the checked address itself. So a redirect hop, a new
 connection or a DNS answer that changes between check and use (rebinding) cannot reach a refused address.
+
+The allow-list (`allow_hosts`) names addresses, networks or host names, each optionally with a port
+(`127.0.0.1:8765`): an address that is not public is used only when an entry covers it and the port
+connected to. Every spelling of an address (`127.1`, `2130706433`, `0x7f000001`, `[::ffff:127.0.0.1]`,
+`localhost`) is checked as the address it resolves to; a host-name entry matches that name only.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Iterable
 
 import httpcore
 from httpcore._backends.auto import AutoBackend
+
+from newsetl.config import AllowEntry, parse_allow_entry
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -30,42 +37,57 @@ class BlockedAddress(Exception):
 
 
 class AddressPolicy:
-    """Which addresses may be connected to: public ones, plus the explicit allow-list."""
+    """Which addresses may be connected to: public ones, plus the explicit allow-list (address and port)."""
 
     def __init__(self, block_private: bool = True, allow: Iterable[str] = ()) -> None:
         self.block_private = block_private
-        self.allowed_hosts: set[str] = set()
-        self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for entry in allow:
-            entry = entry.strip().lower()
-            try:
-                self.allowed_networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                self.allowed_hosts.add(entry.strip("[]"))
+        self.entries: list[AllowEntry] = [parse_allow_entry(entry) for entry in allow]
 
-    def refusal(self, host: str, address: IPAddress) -> str | None:
-        """Why `address` (resolved from `host`) is refused, or None when it may be used."""
+    def _allowed(self, host: str, address: IPAddress, port: int | None) -> tuple[bool, bool]:
+        """(allowed, allowed on some other port) for `address` reached as `host`:`port`."""
+        name = host.lower().strip("[]").rstrip(".")
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        other_port = False
+        for entry in self.entries:
+            if entry.name is not None:
+                covered = entry.name == name
+            else:
+                covered = address in entry.network or (mapped is not None and mapped in entry.network)
+            if covered and (entry.port is None or entry.port == port):
+                return True, False
+            other_port = other_port or covered
+        return False, other_port
+
+    def refusal(self, host: str, address: IPAddress, port: int | None = None) -> str | None:
+        """Why `address` (resolved from `host`, to be connected on `port`) is refused, or None when it may be used."""
         if not self.block_private:
             return None
-        if host.lower().strip("[]") in self.allowed_hosts:
+        allowed, other_port = self._allowed(host, address, port)
+        if allowed:
             return None
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        if any(address in network for network in self.allowed_networks):
-            return None
-        if address.is_loopback:
-            return "loopback"
-        if address.is_link_local:
-            return "link-local"
-        if address.is_private:
-            return "private"
-        if address.is_multicast:
-            return "multicast"
-        if address.is_unspecified or address.is_reserved:
-            return "reserved"
-        if not address.is_global:
-            return "not a public address"
-        return None
+        why = _category(address)
+        if why and other_port:
+            return f"{why}; allow_hosts does not list port {port}"
+        return why
+
+
+def _category(address: IPAddress) -> str | None:
+    """What kind of non-public address this is, or None for a public one."""
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_private:
+        return "private"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_unspecified or address.is_reserved:
+        return "reserved"
+    if not address.is_global:
+        return "not a public address"
+    return None
 
 
 def _literal(host: str) -> IPAddress | None:
@@ -145,7 +167,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         addresses = await self._resolve(host, port, timeout)
         for address in addresses:  # every answer must pass: a mixed answer is a rebinding attempt
-            why = self.policy.refusal(host, address)
+            why = self.policy.refusal(host, address, port)
             if why:
                 raise BlockedAddress(host, str(address), why)
         last: Exception | None = None
