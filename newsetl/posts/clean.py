@@ -31,6 +31,8 @@ KEEP_ATTRS = {"a": ("href", "title"), "img": ("src", "alt", "title"), "td": ("co
 TAG_RE = re.compile(r"<[^>]+>")
 SPACE_RE = re.compile(r"\s+")  # Unicode whitespace, including U+3000 indentation and NBSP
 SUMMARY_CHARS = 160
+EMBED_TAG = "newsetl-embed"  # an iframe of a Markdown post, kept as an `embed` paragraph (its URL)
+CODE_LANG_RE = re.compile(r"(?:^|\s)(?:language-|lang-)(\S+)")
 
 
 def normalize_text(text: str) -> str:
@@ -77,6 +79,8 @@ class _Cleaner:
         self._captions: set = set()
         self._candidates: set = set()  # caption candidates: captions only where the page means one
         self._decorations: set = set()
+        self.heading_levels: dict[int, int] = {}  # paragraph position -> 1..6
+        self.code_langs: dict[int, str] = {}      # paragraph position -> language of a code block
 
     # -- notes and phrases -------------------------------------------------------------------------
     def _note(self, text: str) -> bool:
@@ -129,6 +133,11 @@ class _Cleaner:
 
     # -- images -------------------------------------------------------------------------------------
     def _image_url(self, img: etree._Element) -> str | None:
+        if self.post.local is not None:  # a post on disk: a relative path is a file of its site
+            for attr in self.rules.image_src_attrs:
+                key = self.post.local.key(img.get(attr) or "")
+                if key:
+                    return key
         for attr in self.rules.image_src_attrs:
             value = img.get(attr)
             if value and value.strip() and not value.strip().startswith("data:image/gif;base64,R0lGOD"):
@@ -201,9 +210,42 @@ class _Cleaner:
         elif kind == "caption":
             kind = "text"  # a caption-styled paragraph with no image before it is ordinary text
         self.paragraphs.append((kind, text))
+        if kind == "heading" and owner.tag in HEADINGS:
+            self.heading_levels[len(self.paragraphs) - 1] = int(owner.tag[1])
         self._last_item = "caption" if kind == "caption" else "text"
         if kind != "caption":
             self._promo_pending = False
+
+    def _block(self, kind: str, text: str | None, lang: str | None = None) -> None:
+        """A code block, table or embed: one paragraph, its line breaks kept."""
+        if not text or not text.strip():
+            return
+        self.paragraphs.append((kind, text))
+        if lang:
+            self.code_langs[len(self.paragraphs) - 1] = lang
+        self._last_item = "text"
+        self._promo_pending = False
+
+    @staticmethod
+    def _code_lang(pre: etree._Element) -> str | None:
+        """A code block's language: `language-x` / `lang-x` class, or Hexo's `<figure class="highlight x">`."""
+        for element in (next(pre.iter("code"), None), pre):
+            match = CODE_LANG_RE.search(element.get("class") or "") if element is not None else None
+            if match:
+                return match.group(1)
+        figure = pre.getparent()
+        classes = (figure.get("class") or "").split() if figure is not None and figure.tag == "figure" else []
+        return classes[1] if len(classes) > 1 and classes[0] == "highlight" else None
+
+    @staticmethod
+    def _table_text(table: etree._Element) -> str:
+        """A table as text: one line per row, cells separated by ` | `."""
+        rows = []
+        for row in table.iter("tr"):
+            cells = [normalize_text(cell.text_content()) for cell in row if cell.tag in ("td", "th")]
+            if any(cells):
+                rows.append(" | ".join(cells))
+        return "\n".join(rows)
 
     def _boilerplate(self, text: str) -> bool:
         if self.rules.promo_markers is not None and self.rules.promo_markers.search(text):
@@ -219,6 +261,15 @@ class _Cleaner:
             self._body_image(element)
         elif tag == "br":
             self._flush(parts, owner)
+        elif tag == "pre":
+            self._flush(parts, owner)
+            self._block("code", element.text_content().strip("\n"), self._code_lang(element))
+        elif tag == "table":
+            self._flush(parts, owner)
+            self._block("table", self._table_text(element))
+        elif tag == EMBED_TAG:
+            self._flush(parts, owner)
+            self._block("embed", element.get("src"))
         elif tag in BLOCK_TAGS:
             self._flush(parts, owner)
             if element.text:
@@ -247,6 +298,12 @@ class _Cleaner:
             comment.drop_tree()
         for processing in list(root.iter(etree.ProcessingInstruction)):
             processing.drop_tree()
+        if self.post.body_format == "markdown":  # embeds (youtube, vimeo, iframe tags) stay as references
+            for frame in [f for f in root.iter("iframe") if (f.get("src") or "").strip()]:
+                src = frame.get("src").strip()
+                frame.clear(keep_tail=True)
+                frame.tag, frame.text = EMBED_TAG, None
+                frame.set("src", src)
         promo_images: list[str | None] = []
         if rules.promo_blocks is not None:
             for block in rules.promo_blocks(root):
@@ -283,7 +340,17 @@ class _Cleaner:
             for element in self.rules.bold(root):
                 element.tag = "strong"
                 element.attrib.clear()
+        code = {e for pre in root.iter("pre") for e in pre.iter()}  # code keeps its line breaks
         for element in list(root.iter()):
+            if element in code:
+                element.attrib.clear()
+                continue
+            if element.tag == EMBED_TAG:
+                src = element.get("src")
+                element.attrib.clear()
+                element.tag, element.text = "a", src
+                element.set("href", src)
+                continue
             if element.text:
                 text = SPACE_RE.sub(" ", element.text)
                 element.text = text.lstrip() if element.tag in BLOCK_TAGS else text
@@ -364,6 +431,7 @@ def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
     keys = site_rules.site_keys_for(post.source, post.author, post.categories, _hosts(post))
     cleaner = _Cleaner(post, site_rules.compiled(keys))
     body_html, body_text = cleaner.run(post.body_html)
+    hexo_images(cleaner, post)
     for role, url in (("headimg", post.headimg), ("thumbnail", post.thumbnail), *post.media):
         if url:
             cleaner._add_image(resolve_url(url, post.base_url or post.url), role)
@@ -380,13 +448,13 @@ def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
         first = next((t for k, t in cleaner.paragraphs if k == "text"), body_text)
         summary = first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 1] + "…"
     images = cleaner.images
-    digest = content_hash([
+    digest = content_hash(hexo_hash_fields(post) + [
         post.title, post.url, author, post.published_at, post.categories, cleaner.editor,
         cleaner.origin, summary, cleaner.paragraphs, body_html,
         [(i.role, i.url, i.alt, i.caption, i.roles, i.credit) for i in images],
         byline, cleaner.meta.get("credit"), headline_only, post.repairs,
     ])
-    return Article(
+    return with_hexo_fields(post, cleaner, Article(
         article_id=post.article_id, source=post.source, source_type=post.source_type, locator=post.locator,
         file_hash=post.file_hash, url=post.url, title=normalize_text(post.title), author=author,
         published_at=post.published_at, categories=post.categories, editor=cleaner.editor,
@@ -394,7 +462,33 @@ def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
         paragraphs=cleaner.paragraphs, images=images, content_hash=digest, rules_version=site_rules.version,
         byline=byline, photo_credit=cleaner.meta.get("credit"), headline_only=headline_only,
         repairs=list(post.repairs),
-    )
+    ))
+
+
+def hexo_images(cleaner: _Cleaner, post: ParsedPost) -> None:
+    """Cover images (role `cover`); relative front-matter images of a post on disk become its site's files."""
+    if post.local is not None:
+        post.headimg, post.thumbnail = ((post.local.key(url) or url) if url else url
+                                        for url in (post.headimg, post.thumbnail))
+    for url in post.covers:
+        cleaner._add_image((post.local.key(url) if post.local is not None else None)
+                           or resolve_url(url, post.url), "cover")
+
+
+def hexo_hash_fields(post: ParsedPost) -> list:
+    """The Hexo fields of a post for its content hash; none for a post without any (HTML posts keep their hash)."""
+    fields = [post.body_format, post.date_source, post.source_updated_at, post.tags, post.lang, post.warnings]
+    plain = post.body_format == "html" and post.date_source in (None, "front_matter") and not any(fields[2:])
+    return [] if plain else [fields]
+
+
+def with_hexo_fields(post: ParsedPost, cleaner: _Cleaner, article: Article) -> Article:
+    """The article with the Hexo fields of its post and the heading levels and code languages of its paragraphs."""
+    article.body_format, article.date_source = post.body_format, post.date_source
+    article.source_updated_at, article.tags, article.lang = post.source_updated_at, post.tags, post.lang
+    article.warnings = post.warnings
+    article.heading_levels, article.code_langs = cleaner.heading_levels, cleaner.code_langs
+    return article
 
 
 def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
@@ -406,4 +500,4 @@ def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
             articles.append(clean_post(post, site_rules))
         except RejectError as exc:
             rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, post.file_hash))
-    return cleaned_batch(articles, rejects)
+    return cleaned_batch(articles, rejects, skipped=batch.skipped)
