@@ -12,8 +12,10 @@ import duckdb
 from newsetl.config import Config, FeedSource, PostUrlsSource
 from newsetl.feeds.collect import RemoteBatch, RemoteSource
 from newsetl.feeds.fetch import HttpPolicy
+from newsetl.flows.log import phase
 from newsetl.models import Batch, FeedWarning
 from newsetl.rules import SiteRules
+from newsetl.runtime.progress import report
 from newsetl.runs import RunSummary
 from newsetl.tasks.feeds import fetch_remote_task
 from newsetl.tasks.load import load_task
@@ -59,6 +61,7 @@ def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
     sources = remote_sources(config)
     if not sources:
         return None
+    report("fetch: feeds and post URLs", 0, 0)
     remote = fetch_remote(con, config, sources)
     store_posts(con, remote.posts)  # raw input for `newsetl backfill` (warehouse/raw_posts.py)
     total = LoadCounts()
@@ -80,6 +83,8 @@ def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
     summary.rejected += total.rejected
     summary.add_rejects(rejects)
     summary.extra["remote sources"] = _state_table(remote.states)
+    phase("fetch: %d URLs of %d sources, %d items, %d new, %d updated, %d rejected", len(remote.states),
+          len(sources), remote.discovered, total.new, total.updated, total.rejected)
     return remote
 
 

@@ -197,3 +197,31 @@ def test_images_artifact_is_markdown_tables():
     outcomes = {row["outcome"]: row["URLs"] for row in tables["Images"]}
     assert (outcomes["fetched"], outcomes["failed"], outcomes["skipped"]) == ("2", "3", "1")
     assert tables["Top failure reasons"] == [{"reason": "http_404", "URLs": "2"}, {"reason": "timeout", "URLs": "1"}]
+
+
+def test_feed_fetch_phase_is_logged_with_counts(httpserver, tmp_path):
+    """The remote step's phase line (flows/remote.py) reaches the run's logger with the step's counts, and the
+    CLI's phase handler (the one `progress_bar` installs) picks out exactly the phase lines, in order."""
+    import logging
+
+    from tests.feeds_server import FeedSite
+    from tests.helpers import make_config
+
+    from newsetl.cli.output import _PhaseLines
+    from newsetl.flows.ingest import ingest
+
+    site = FeedSite(httpserver)
+    config = make_config(tmp_path, tmp_path / "wh.duckdb", site.sources(),
+                         http={"allow_hosts": ["127.0.0.1"], "retries": 1, "backoff": 0.01})
+    lines: list[str] = []
+    handler = _PhaseLines(lines.append)
+    logging.getLogger("prefect.flow_runs").addHandler(handler)
+    try:
+        summary = ingest(config)
+    finally:
+        logging.getLogger("prefect.flow_runs").removeHandler(handler)
+    fetch = [line for line in lines if line.startswith("fetch: ")]
+    assert len(fetch) == 1 and re.fullmatch(
+        rf"fetch: (\d+) URLs of (\d+) sources, {summary['discovered']} items, {summary['new']} new, "
+        rf"0 updated, {summary['rejected']} rejected", fetch[0]), lines
+    assert [line.split(":")[0] for line in lines] == ["discover", "load", "fetch", "images", "analytics"]
