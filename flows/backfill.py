@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger
 from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.warehouse.raw_posts import cached_posts
+from newsetl.flows.batches import submitter
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
 from newsetl.posts.options import post_options
@@ -117,10 +118,11 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
     started = time.perf_counter()
     zones = post_options(config, [s for s in config.sources if isinstance(s, HexoDirSource)])
     size = config.batch_size
+    prepare = submitter(prepare_task, config.encodings, zones, rules, config.limits)  # a failed batch: halves
+    clean = submitter(clean_task, rules, config.limits)
     cleaned = chain(
-        (prepare_task.submit(inputs, config.encodings, zones, rules)
-         for inputs in input_batches(targets.refs, size)),
-        (clean_task.submit(Batch(targets.posts[i:i + size], []), rules)  # cached remote items: already parsed
+        (prepare(inputs) for inputs in input_batches(targets.refs, size)),
+        (clean(Batch(targets.posts[i:i + size], []))  # cached remote items: already parsed
          for i in range(0, len(targets.posts), size)),
     )
     total = LoadCounts()

@@ -24,6 +24,7 @@ from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.options import count_drafts, post_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
+from newsetl.flows.batches import Submitted, submitter
 from newsetl.flows.remote import remote_step
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
@@ -93,15 +94,16 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     if listing.rejects:  # sources that could not be walked at all
         total.add(load_task(con, Batch([], listing.rejects), summary.run_id))
     changed = ChangedFiles(listing.files, known,  # each file read and hashed once, lazily, batch by batch
-                           {name: options.fingerprint for name, options in zones.items()})
-    cleaned = (prepare_task.submit(inputs, config.encodings, zones, rules)
-               for inputs in input_batches(changed, config.batch_size))
+                           {name: options.fingerprint for name, options in zones.items()},
+                           max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
+    submit = submitter(prepare_task, config.encodings, zones, rules, config.limits)  # a failed batch: halves
+    cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
                                                  skipped=lambda: changed.unchanged + len(changed.rejects))
     if changed.rejects:  # files that could not be read
         rejects.extend(changed.rejects)
         total.add(load_task(con, Batch([], changed.rejects), summary.run_id))
-    summary.discovered = changed.discovered
+    summary.discovered = changed.discovered + len(listing.rejects)  # = new + updated + unchanged + rejected
     summary.unchanged = changed.unchanged
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
@@ -117,16 +119,18 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
           summary.stage_seconds["read+parse+clean+load"])
 
 
-def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejects: list, run_id: str,
+def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadCounts, rejects: list, run_id: str,
                  expected: int, force: bool = False, skipped: Callable[[], int] | None = None) -> float:
     """Load batches in order as their futures finish, with a bounded window of batches in flight.
 
     `cleaned` submits lazily (a generator), so the window keeps memory flat however many posts there are.
+    A `Submitted` batch whose task run failed as a whole is tried again in halves (flows/batches.py), down to
+    single posts that become rejects: only a failure to write the warehouse fails the run.
     Adds to `total` and `rejects`; returns the seconds spent loading. `force` is passed to `load_batch`.
     Progress (of `expected` inputs) is reported after each batch; `skipped()` counts inputs that never reach a
     batch (unchanged or unreadable files), so the bar reaches the end on a rerun too.
     """
-    in_flight: deque[PrefectFuture] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
+    in_flight: deque[PrefectFuture | Submitted] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
     done = 0
     load_seconds = 0.0
     report("load", 0, expected)
@@ -136,7 +140,15 @@ def load_batches(con, cleaned: Iterator[PrefectFuture], total: LoadCounts, rejec
     sys.setswitchinterval(LOADER_SWITCH_INTERVAL)
     try:
         while in_flight:
-            batch: Batch = in_flight.popleft().result()
+            pending = in_flight.popleft()
+            if isinstance(pending, Submitted):
+                batch, again = pending.outcome()
+                if batch is None:  # failed as a whole: its halves go first, nothing else is submitted meanwhile
+                    in_flight.extendleft(reversed(again))
+                    continue
+            else:
+                batch = pending.result()
+            del pending
             in_flight.extend(islice(cleaned, 1))
             rejects.extend(batch.rejects)
             started = time.perf_counter()

@@ -42,6 +42,7 @@ class HexoDirSource(Section):
     timezone: str | None = None  # zone for naive front-matter dates; default: the site config's, the top-level one
     body_format: Literal["auto", "html", "markdown"] = "auto"  # auto: HTML when the body is HTML, else Markdown
     site_config: Path | None = None  # a Hexo _config.yml; default: `_config.yml` in `path` when there is one
+    follow_symlinks: bool = False  # read files whose symlinks lead outside `path` (loops are rejects either way)
 
 
 def _http_url(value: str) -> str:
@@ -302,6 +303,18 @@ class HttpConfig(Section):
     _allow_entries = field_validator("allow_hosts")(_check_allow_hosts)
 
 
+class LimitsConfig(Section):
+    """Bounded work per post file (see the README's "Input from the wild"): a post over a limit is a reject."""
+
+    max_post_bytes: int = Field(default=8 * 1024 * 1024, ge=1)   # bigger files are refused unread (stat size)
+    max_front_matter_bytes: int = Field(default=256 * 1024, ge=1)
+    max_yaml_nodes: int = Field(default=10_000, ge=1)      # front-matter nodes with every alias expanded
+    max_yaml_depth: int = Field(default=64, ge=1)          # nesting of front-matter lists and mappings
+    max_html_elements: int = Field(default=50_000, ge=1)   # elements in a body; cleaning costs ~10-60 us each
+    max_html_depth: int = Field(default=200, ge=8, le=1000)  # deeper elements are flattened, their text kept
+    post_seconds: float = Field(default=10.0, gt=0)        # a post whose read, parse or clean step takes longer
+
+
 class Config(Section):
     """The whole configuration file."""
 
@@ -314,6 +327,7 @@ class Config(Section):
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     sources: list[Source] = Field(default_factory=list)
     deployments: list[DeploymentConfig] = Field(default_factory=list)  # schedules for `newsetl serve`
     lock_wait: float = Field(default=600, ge=0)  # seconds a run waits while another run writes the warehouse

@@ -30,12 +30,12 @@ def test_batch_failing_twice_then_succeeding_is_retried_alone(tmp_path: Path, mo
     config = make(tmp_path, copy_posts(tmp_path))  # batch_size 5: 15 posts in 3 batches
     calls: Counter = Counter()
 
-    def flaky_parse(batch, zones):
+    def flaky_parse(batch, zones, *limits):
         first = min(raw.ref.locator for raw in batch.items)
         calls[first] += 1
         if any(raw.ref.locator == FLAKY for raw in batch.items) and calls[first] <= 2:
             raise ConnectionError(f"transient failure #{calls[first]}")
-        return parse_posts(batch, zones)
+        return parse_posts(batch, zones, *limits)
 
     monkeypatch.setattr(newsetl.posts.pipeline, "parse_posts", flaky_parse)  # the step inside the batch task
     summary = ingest(config)

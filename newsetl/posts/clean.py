@@ -8,16 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
+from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
 from newsetl.posts import captions, notes, promo
 from newsetl.posts.sanitize import sanitize_html
+from newsetl.posts.limits import DEFAULT_LIMITS, check_time, file_hash_for, parse_html, reason
 from newsetl.posts.tables import cleaned_batch
 
 BLOCK_TAGS = frozenset(
@@ -286,11 +289,8 @@ class _Cleaner:
             parts.append(element.tail)
 
     # -- the pass -----------------------------------------------------------------------------------
-    def run(self, html: str) -> tuple[str, str]:
-        try:
-            root = lxml.html.fragment_fromstring(html, create_parent="div")
-        except (etree.ParserError, ValueError) as exc:
-            raise RejectError("clean", f"unparseable HTML body: {exc}") from None
+    def run(self, html: str, limits: LimitsConfig = DEFAULT_LIMITS) -> tuple[str, str]:
+        root = parse_html(html, limits)  # bounded: tag count, depth flattened (newsetl/posts/limits.py)
         self.root = root
         rules = self.rules
         for comment in list(root.iter(etree.Comment)):
@@ -426,11 +426,11 @@ def people(post: ParsedPost, meta: dict[str, str]) -> tuple[str | None, str | No
     return author, byline
 
 
-def clean_post(post: ParsedPost, site_rules: SiteRules) -> Article:
+def clean_post(post: ParsedPost, site_rules: SiteRules, limits: LimitsConfig = DEFAULT_LIMITS) -> Article:
     """Clean one parsed post with the rules that match it."""
     keys = site_rules.site_keys_for(post.source, post.author, post.categories, _hosts(post))
     cleaner = _Cleaner(post, site_rules.compiled(keys))
-    body_html, body_text = cleaner.run(post.body_html)
+    body_html, body_text = cleaner.run(post.body_html, limits)
     hexo_images(cleaner, post)
     for role, url in (("headimg", post.headimg), ("thumbnail", post.thumbnail), *post.media):
         if url:
@@ -491,13 +491,19 @@ def with_hexo_fields(post: ParsedPost, cleaner: _Cleaner, article: Article) -> A
     return article
 
 
-def clean_posts(batch: Batch, site_rules: SiteRules) -> Batch:
-    """Clean a Batch of ParsedPosts into a batch ready to load; a post that fails becomes a Reject."""
+def clean_posts(batch: Batch, site_rules: SiteRules, limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
+    """Clean a Batch of ParsedPosts into a batch ready to load; a post that fails, whatever it raises,
+    becomes a Reject (a post over its time budget one with no file hash, so the next run tries it again)."""
     articles: list[Article] = []
     rejects = list(batch.rejects)
     for post in batch.items:
+        started = time.perf_counter()
         try:
-            articles.append(clean_post(post, site_rules))
+            article = clean_post(post, site_rules, limits)
+            check_time(started, "clean", limits)
+            articles.append(article)
         except RejectError as exc:
-            rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, post.file_hash))
+            rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, file_hash_for(exc, post.file_hash)))
+        except Exception as exc:  # noqa: BLE001 - one post's failure never stops the batch
+            rejects.append(Reject(post.source, post.locator, "clean", reason(exc), post.file_hash))
     return cleaned_batch(articles, rejects, skipped=batch.skipped)

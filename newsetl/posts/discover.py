@@ -16,6 +16,7 @@ from typing import Iterator
 
 from newsetl.config import HexoDirSource
 from newsetl.models import InputRef, Reject
+from newsetl.posts.links import screen
 
 
 @dataclass(slots=True)
@@ -36,10 +37,13 @@ class Listing:
 
 
 def iter_post_files(root: Path, globs: list[str], exclude: list[str]) -> list[Path]:
-    """Files under `root` matching any glob (any depth, any file name), minus excluded ones, sorted."""
+    """Paths under `root` matching any glob (any depth, any file name), minus excluded ones, sorted.
+
+    Symlinks and special files are listed too: `newsetl.posts.links.screen` decides what may be read.
+    """
     found: set[Path] = set()
     for pattern in globs:
-        found.update(p for p in root.glob(pattern) if p.is_file())
+        found.update(root.glob(pattern))
     files = sorted(found)
     if exclude:
         files = [p for p in files if not any(fnmatch(p.relative_to(root).as_posix(), x) for x in exclude)]
@@ -51,14 +55,18 @@ def hash_bytes(data: bytes) -> str:
 
 
 def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
-    """The post files of each (source, root folder); a missing folder is a `discover` reject."""
+    """The post files of each (source, root folder); a missing folder is a `discover` reject, and a path that
+    may not be read (a symlink leading outside the root, a loop, a broken link, a FIFO) a `read` reject."""
     out = Listing()
     for source, root in sources:
         if not root.is_dir():
             out.rejects.append(Reject(source.name, str(root), "discover", f"folder not found: {root}"))
             continue
-        for path in iter_post_files(root, source.globs, source.exclude):
-            out.files.append(PostFile(source.name, path.relative_to(root).as_posix(), path))
+        screened = screen(iter_post_files(root, source.globs, source.exclude), root, source.follow_symlinks)
+        for path, real in screened.files:
+            out.files.append(PostFile(source.name, path.relative_to(root).as_posix(), real))
+        for path, why in screened.refused:
+            out.rejects.append(Reject(source.name, path.relative_to(root).as_posix(), "read", why))
     return out
 
 
@@ -70,8 +78,9 @@ class ChangedFiles:
     """
 
     def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str],
-                 salts: dict[str, str] | None = None) -> None:
+                 salts: dict[str, str] | None = None, max_bytes: int | None = None) -> None:
         self.files = files
+        self.max_bytes = max_bytes  # bigger files are rejected by their stat size, never read
         self.known = known
         self.salts = salts or {}  # source -> its Hexo site settings' fingerprint, mixed into each file's hash
         self.changed = 0
@@ -81,6 +90,11 @@ class ChangedFiles:
     def __iter__(self) -> Iterator[InputRef]:
         for f in self.files:
             try:
+                size = f.path.stat().st_size
+                if self.max_bytes is not None and size > self.max_bytes:
+                    self.rejects.append(Reject(f.source, f.locator, "read", f"too large: {size:,} bytes "
+                                                                            f"(limit {self.max_bytes:,})"))
+                    continue
                 data = f.path.read_bytes()
             except OSError as exc:
                 self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
@@ -95,7 +109,8 @@ class ChangedFiles:
 
     @property
     def discovered(self) -> int:
-        return self.changed + self.unchanged
+        """Every file iterated: changed, unchanged or rejected."""
+        return self.changed + self.unchanged + len(self.rejects)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time as clock
 from datetime import date, datetime, time, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
@@ -10,9 +11,11 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.posts import hexo_post
+from newsetl.posts.limits import DEFAULT_LIMITS, check_time, file_hash_for, load_front_matter, reason
 from newsetl.posts.options import PostOptions, as_options
 
 # The generator escaped every brace in the whole file; undo it before anything else reads the text.
@@ -51,7 +54,10 @@ def parse_date(value: object, zone: ZoneInfo) -> datetime | None:
         raise RejectError("parse", f"date has an unexpected type ({type(value).__name__})")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise RejectError("parse", f"date out of range in UTC: {value!s}") from None
 
 
 def _text_field(meta: dict, key: str) -> str | None:
@@ -77,7 +83,8 @@ def _categories(value: object) -> list[str]:
     return [str(value)]
 
 
-def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions) -> ParsedPost:
+def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions,
+                    limits: LimitsConfig = DEFAULT_LIMITS) -> ParsedPost:
     """Split a Hexo post into front matter and body; raise RejectError when it is not a post.
 
     `zone` is the source's PostOptions (newsetl/posts/options.py), or just its time zone.
@@ -85,11 +92,11 @@ def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions) -> P
     options = as_options(zone)
     zone = options.zone
     text = unescape_braces(text)
-    match = _FRONT_MATTER.match(text) or _bare_front_matter(text)
+    match = _FRONT_MATTER.match(text) or _bare_front_matter(text, limits)
     if not match:
         raise RejectError("parse", "no front matter (expected a '---' block at the top)")
     try:
-        meta = yaml.load(match.group(1), Loader=yaml.CSafeLoader)
+        meta = load_front_matter(match.group(1), limits)  # bounded: aliases, depth, size
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         mark = getattr(exc, "problem_mark", None)
@@ -121,19 +128,20 @@ def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions) -> P
     return hexo_post.complete(post, meta, ref, options, parse_date)
 
 
-def _bare_front_matter(text: str) -> re.Match | None:
+def _bare_front_matter(text: str, limits: LimitsConfig = DEFAULT_LIMITS) -> re.Match | None:
     """Hexo's front matter without its opening `---`, when what precedes the `---` line is a YAML mapping."""
     match = _BARE_FRONT_MATTER.match(text)
     if not match:
         return None
     try:
-        meta = yaml.load(match.group(1), Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
+        meta = load_front_matter(match.group(1), limits)
+    except (yaml.YAMLError, RejectError):
         return None
     return match if isinstance(meta, dict) and meta else None
 
 
-def parse_posts(batch: Batch, zones: dict[str, ZoneInfo | PostOptions]) -> Batch:
+def parse_posts(batch: Batch, zones: dict[str, ZoneInfo | PostOptions],
+                limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
     """Parse a Batch of RawPosts; each post that fails becomes a Reject instead of stopping the batch.
 
     Drafts and `published: false` posts are counted in `Batch.skipped`, neither parsed further nor rejected.
@@ -142,11 +150,17 @@ def parse_posts(batch: Batch, zones: dict[str, ZoneInfo | PostOptions]) -> Batch
     rejects = list(batch.rejects)
     skipped = batch.skipped
     for raw in batch.items:
+        started = clock.perf_counter()
         try:
-            posts.append(parse_post_text(raw.text, raw.ref, zones[raw.ref.source]))
+            post = parse_post_text(raw.text, raw.ref, zones[raw.ref.source], limits)
+            check_time(started, "parse", limits)
+            posts.append(post)
         except hexo_post.SkippedPost:
             skipped += 1
         except RejectError as exc:
             rejects.append(Reject(raw.ref.source, raw.ref.locator, exc.stage, exc.reason,
+                                  file_hash_for(exc, raw.ref.file_hash), raw.ref.size))
+        except Exception as exc:  # noqa: BLE001 - one post's failure never stops the batch
+            rejects.append(Reject(raw.ref.source, raw.ref.locator, "parse", reason(exc),
                                   raw.ref.file_hash, raw.ref.size))
     return Batch(posts, rejects, skipped=skipped)

@@ -58,5 +58,25 @@ class ArticleKey(NamedTuple):
 def cleaned_batch(articles: list[Article], rejects: list[Reject], skipped: int = 0) -> Batch:
     """A batch ready to load: article keys + Arrow tables (the Article objects can be freed)."""
     articles = list({a.article_id: a for a in articles}.values())  # the same id twice: the last one wins
+    try:
+        tables = article_tables(articles)
+    except Exception:  # noqa: BLE001 - a value Arrow cannot hold: reject that article, keep the others
+        articles, unstorable = _storable(articles)
+        rejects = rejects + unstorable
+        tables = article_tables(articles)
     keys = [ArticleKey(a.article_id, a.content_hash, a.source, a.locator, a.file_hash) for a in articles]
-    return Batch(keys, rejects, article_tables(articles), skipped=skipped)
+    return Batch(keys, rejects, tables, skipped=skipped)
+
+
+def _storable(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
+    """The articles whose rows Arrow can build, and a `clean` reject for each of the others."""
+    from newsetl.posts.limits import reason
+
+    good, bad = [], []
+    for a in articles:
+        try:
+            article_tables([a])
+            good.append(a)
+        except Exception as exc:  # noqa: BLE001
+            bad.append(Reject(a.source, a.locator, "clean", f"cannot be stored: {reason(exc)}", a.file_hash))
+    return good, bad
