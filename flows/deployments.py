@@ -7,11 +7,15 @@ it waits (`on_overlap: wait`) or ends as `Cancelled` named "Skipped" without tou
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
+from prefect.runner import Runner
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.settings import get_current_settings
 from prefect.states import Cancelled, Completed, Failed, State
@@ -19,7 +23,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from newsetl.flows.ingest import ingest
 from newsetl.flows.runners import with_runner
 from newsetl.config import Config, DeploymentConfig, load_config
-from newsetl.errors import ConfigError, WarehouseBusy
+from newsetl.errors import ConfigError, NewsetlError, WarehouseBusy
 from newsetl.runtime.lock import warehouse_lock
 
 FLOW_NAME = "newsetl-scheduled"
@@ -112,10 +116,21 @@ def api_urls() -> tuple[str, str]:
     return settings.api.url, settings.ui_url or settings.api.url.removesuffix("/api")
 
 
-def serve_deployments(config: Config, config_path: Path, limit: int | None = None) -> None:
-    """Register every configured deployment and run their scheduled runs until interrupted."""
-    from prefect import serve
+class _Runner(Runner):
+    """Prefect's runner, stopped by SIGTERM the way Ctrl-C stops it.
 
+    Prefect's own SIGTERM handler calls the runner's blocking `stop()` from inside the event loop it waits
+    on, so `newsetl serve` never ended on SIGTERM. Raising SIGINT instead lets `asyncio.run` cancel the
+    runner: it stops polling, cancels the runs in flight (their `ingest_runs` rows are marked aborted by the
+    next run), pauses the schedules and closes its client, then the command exits 0.
+    """
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+def serve_deployments(config: Config, config_path: Path, limit: int | None = None) -> None:
+    """Register every configured deployment and run their scheduled runs until SIGINT (Ctrl-C) or SIGTERM."""
     if not config.deployments:
         raise ConfigError(f"{config_path}: no deployments: add a `deployments:` section with cron or interval")
     api_url, ui_url = api_urls()
@@ -123,4 +138,14 @@ def serve_deployments(config: Config, config_path: Path, limit: int | None = Non
     for entry in config.deployments:
         print(f"deployment {FLOW_NAME}/{entry.name}: {describe(entry)}")
     print(f"Prefect API: {api_url}\nsee runs at: {ui_url}/deployments (Ctrl-C stops serving)", flush=True)
-    serve(*deployments, print_starting_message=False, limit=limit)
+    runner = _Runner(pause_on_shutdown=True, limit=limit)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        pass  # SIGINT or SIGTERM: the runner has shut down
+    except Exception as exc:  # the API went away under the runner, or refused it
+        raise NewsetlError(f"serving stopped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                           f" (Prefect API {api_url})") from None
+    print("newsetl serve: stopped", flush=True)

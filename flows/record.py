@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Iterator
 
 import duckdb
@@ -10,7 +13,7 @@ from prefect.context import get_run_context
 
 from newsetl.runs import RunSummary
 from newsetl.tasks.record import record_task
-from newsetl.warehouse.runs import start_run
+from newsetl.warehouse.runs import abort_abandoned_runs, start_run
 
 
 def begin_run(sources: list[str] | None = None) -> RunSummary:
@@ -28,8 +31,16 @@ def _current_flow_run_id() -> str | None:
 @contextmanager
 def recorded_run(con: duckdb.DuckDBPyConnection, summary: RunSummary,
                  kind: str | None = None) -> Iterator[RunSummary]:
-    """Open the run's `ingest_runs` row, and record the run on the way out (failed if an error escaped)."""
-    start_run(con, summary, kind)
+    """Open the run's `ingest_runs` row, and record the run on the way out (failed if an error escaped).
+
+    First, runs left `running` by a process that died are marked `aborted` (`abort_abandoned_runs`): this
+    process holds the warehouse, so no other process can still be running them.
+    """
+    pid, host = os.getpid(), socket.gethostname()
+    aborted = abort_abandoned_runs(con, pid=pid, host=host, found_by=summary.run_id, now=datetime.now(timezone.utc))
+    if aborted:
+        summary.extra["aborted runs"] = ", ".join(run_id for run_id, _, _ in aborted)
+    start_run(con, summary, kind, pid=pid, host=host)
     try:
         yield summary
     except BaseException as exc:

@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 
 from newsetl.errors import UsageError
 from newsetl.runs import RunSummary
 
 
-def start_run(con: duckdb.DuckDBPyConnection, summary: RunSummary, kind: str | None = None) -> None:
-    """Insert the run's row (status `running`); `kind` overrides the table's default kind (e.g. `images`)."""
+def start_run(con: duckdb.DuckDBPyConnection, summary: RunSummary, kind: str | None = None, *,
+              pid: int | None = None, host: str | None = None) -> None:
+    """Insert the run's row (status `running`, with the process running it); `kind` overrides the table's
+    default kind (e.g. `images`)."""
     con.execute(
-        "INSERT INTO ingest_runs (run_id, flow_run_id, started_at, status, sources) VALUES (?, ?, ?, ?, ?)",
-        [summary.run_id, summary.flow_run_id, summary.started_at, summary.status, summary.sources],
+        "INSERT INTO ingest_runs (run_id, flow_run_id, started_at, status, sources, pid, host) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [summary.run_id, summary.flow_run_id, summary.started_at, summary.status, summary.sources, pid, host],
     )
     if kind is not None:
         con.execute("UPDATE ingest_runs SET kind = ? WHERE run_id = ?", [kind, summary.run_id])
+
+
+def abort_abandoned_runs(con: duckdb.DuckDBPyConnection, *, pid: int, host: str, found_by: str,
+                         now: datetime) -> list[tuple[str, int | None, str | None]]:
+    """Mark the runs left `running` by another process `aborted`; returns their (run_id, pid, host).
+
+    Call it holding the warehouse: DuckDB lets one process write the file, so a `running` row of another
+    process is one whose process died (or let go of the warehouse without recording the run). Rows of this
+    process are left alone: a run in this process may still be going.
+    """
+    abandoned = con.execute(
+        "SELECT run_id, pid, host FROM ingest_runs WHERE status = 'running' "
+        "AND (pid IS DISTINCT FROM ? OR host IS DISTINCT FROM ?) ORDER BY started_at",
+        [pid, host]).fetchall()
+    for run_id, old_pid, old_host in abandoned:
+        who = f"pid {old_pid} on {old_host}" if old_pid is not None else "a newsetl version without pid records"
+        con.execute(
+            "UPDATE ingest_runs SET status = 'aborted', aborted_at = ?, message = ? WHERE run_id = ?",
+            [now, f"aborted: its process ({who}) ended without finishing the run; found by run {found_by}",
+             run_id])
+    return abandoned
 
 
 def set_sources(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
