@@ -62,7 +62,13 @@ def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
     if not sources:
         return None
     report("fetch: feeds and post URLs", 0, 0)
-    remote = fetch_remote(con, config, sources)
+    try:
+        remote = fetch_remote(con, config, sources)
+    except duckdb.Error:
+        raise  # the warehouse itself: that fails the run
+    except Exception as exc:  # noqa: BLE001 - the fetch task as a whole (each URL is isolated inside it)
+        summary.add_problem(f"feeds and post URLs: fetch failed: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        return None
     store_posts(con, remote.posts)  # raw input for `newsetl backfill` (warehouse/raw_posts.py)
     total = LoadCounts()
     rejects = list(remote.rejects)

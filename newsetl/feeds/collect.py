@@ -2,7 +2,8 @@
 
 Incremental on two levels: a 304 (the stored ETag / Last-Modified still hold) means nothing new at that
 URL, and an item or post file whose content hash equals the one last ingested is counted `unchanged`.
-One bad URL becomes one `Reject` (stage fetch, read or parse) and the other URLs carry on.
+One bad URL becomes one `Reject` (stage fetch, read or parse), whatever goes wrong with it (`_isolated`), and
+the other URLs carry on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -157,25 +159,52 @@ async def collect_post_url(ctx: Context, source: PostUrlsSource, url: str, out: 
     out.states.append(_fetched_state(ctx, source.name, "post_url", got, 1, 0))
 
 
+async def _collect_list(ctx: Context, source: PostUrlsSource, urls: list[str], out: RemoteBatch) -> None:
+    """Add the http(s) URLs listed at `source.list_url` to `urls`; other lines are `discover` rejects."""
+    got = await _get(ctx, source.name, source.list_url, "post_list", out, conditional=False)
+    if got is None:
+        return
+    try:
+        text, _ = decode_body(got.content or b"", got.charset, ctx.encodings)
+    except RejectError as exc:
+        _failed(ctx, source.name, source.list_url, "post_list", "fetch", exc.reason, got.status, out)
+        return
+    listed = parse_url_list(text)
+    bad = [u for u in listed if not u.lower().startswith(("http://", "https://"))]
+    for line in bad:
+        out.rejects.append(Reject(source.name, line, "discover", f"not an http(s) URL in the list at {source.list_url}"))
+    urls += [u for u in listed if u not in bad and u not in urls]
+    out.states.append(_fetched_state(ctx, source.name, "post_list", got, len(listed), len(bad)))
+
+
 async def collect_post_urls(ctx: Context, source: PostUrlsSource, out: RemoteBatch) -> None:
     """The listed URLs plus those in the list at `list_url` (fetched whole every run: it is small)."""
     urls = list(source.urls)
     if source.list_url:
-        got = await _get(ctx, source.name, source.list_url, "post_list", out, conditional=False)
-        if got is not None:
-            try:
-                text, _ = decode_body(got.content or b"", got.charset, ctx.encodings)
-            except RejectError as exc:
-                _failed(ctx, source.name, source.list_url, "post_list", "fetch", exc.reason, got.status, out)
-            else:
-                listed = parse_url_list(text)
-                bad = [u for u in listed if not u.lower().startswith(("http://", "https://"))]
-                for line in bad:
-                    out.rejects.append(Reject(source.name, line, "discover",
-                                              f"not an http(s) URL in the list at {source.list_url}"))
-                urls += [u for u in listed if u not in bad and u not in urls]
-                out.states.append(_fetched_state(ctx, source.name, "post_list", got, len(listed), len(bad)))
-    await _gather_into(out, [lambda part, u=url: collect_post_url(ctx, source, u, part) for url in urls])
+        await _isolated(ctx, source.name, source.list_url, "post_list",
+                        lambda part: _collect_list(ctx, source, urls, part), out)
+    await _gather_into(out, [
+        lambda part, u=url: _isolated(ctx, source.name, u, "post_url",
+                                      lambda p: collect_post_url(ctx, source, u, p), part)
+        for url in urls])
+
+
+async def _isolated(ctx: Context, source: str, url: str, kind: str,
+                    job: Callable[[RemoteBatch], Awaitable[None]], out: RemoteBatch) -> None:
+    """Run one URL's job; any exception in it becomes a `fetch` reject for that URL, never a failed run.
+
+    Expected failures are rejects already (HTTP errors, undecodable or malformed documents); this catches
+    the rest: a library tripping over hostile bytes, a bug. What the job had collected is dropped with it.
+    """
+    mine = RemoteBatch()
+    try:
+        await job(mine)
+    except Exception as exc:  # noqa: BLE001 - isolation: one URL's failure, whatever it is, stays with it
+        text = " ".join(str(exc).split())[:300]
+        _failed(ctx, source, url, kind, "fetch", f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+                None, out)
+        return
+    out.extend(mine)
 
 
 async def _gather_into(out: RemoteBatch, jobs: list) -> None:
@@ -191,7 +220,9 @@ async def collect_async(sources: list[RemoteSource], ctx: Context) -> RemoteBatc
     jobs = []
     for source in sources:
         if isinstance(source, FeedSource):
-            jobs += [lambda part, s=source, f=f: collect_feed_url(ctx, s, f.url, f.categories or [], part)
+            jobs += [lambda part, s=source, f=f: _isolated(
+                         ctx, s.name, f.url, "feed", lambda p: collect_feed_url(ctx, s, f.url, f.categories or [], p),
+                         part)
                      for f in source.feed_urls()]
         else:
             jobs.append(lambda part, s=source: collect_post_urls(ctx, s, part))
