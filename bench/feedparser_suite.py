@@ -40,8 +40,8 @@ def readable(entry: feedparser.FeedParserDict) -> bool:
     html = " ".join([entry.get("summary") or ""] + [c.get("value") or "" for c in entry.get("content") or []])
     try:
         text = lxml.html.fragment_fromstring(html, create_parent="div").text_content() if html.strip() else ""
-    except (etree.ParserError, ValueError):
-        text = html
+    except (etree.ParserError, ValueError):  # no HTML document in it (a lone "<!DOCTYPE"): nothing shown
+        text = ""
     return bool((entry.get("title") or "").strip() or text.strip())
 
 

@@ -142,3 +142,33 @@ def test_json_feed_through_the_flow(httpserver, tmp_path: Path, warehouse_path: 
     # the item `image` is the thumbnail; where it is also a body picture it is that picture, with both roles
     assert rows(warehouse_path, "SELECT role, roles, count(*) FROM article_images GROUP BY ALL ORDER BY ALL") == [
         ("body", ["body"], 4), ("body", ["body", "headimg", "thumbnail"], 2), ("headimg", ["headimg", "thumbnail"], 1)]
+
+
+@pytest.mark.parametrize(("name", "title"), [
+    ("fp-illformed-chardet-gb2312", "不归移民漫画系列：专业工作"),
+    ("fp-illformed-chardet-eucjp", "ゲーム三昧な正月"),
+    ("fp-illformed-chardet-euckr", "EUC-KR 에서 TypeKey 한글닉네임 표시하기"),
+    ("fp-illformed-chardet-shiftjis", "DrecomRSSに記事投稿が反映されない…"),
+    ("fp-illformed-chardet-koi8r", "Как пережить новогоднюю ночь"),
+    ("fp-wellformed-rss-item_content_encoded", "Example content"),
+    ("fp-wellformed-rss-item_description", "Example description"),   # title from its text
+    ("fp-wellformed-media-rss-media_thumbnail", "Example Atom"),
+    ("fp-encoding-bozo_double-encoded-html", "…"),                   # recovered from a malformed document
+])
+def test_chosen_items_exact_titles(suite_run: dict, name: str, title: str) -> None:
+    assert rows(suite_run["warehouse"], "SELECT title FROM articles WHERE source = ?", [name]) == [(title,)]
+
+
+def test_undeclared_charsets_are_detected_and_recorded(suite_run: dict) -> None:
+    w = suite_run["warehouse"]
+    assert rows(w, "SELECT source, message FROM feed_warnings WHERE source LIKE 'fp-illformed-chardet-%' "
+                   "AND kind = 'recovered' ORDER BY source") == [
+        (f"fp-illformed-chardet-{name}", f"charset not declared or wrong: read as {charset} (detected)")
+        for name, charset in [("big5", "big5"), ("eucjp", "euc-jp"), ("euckr", "euc-kr"), ("gb2312", "gb2312"),
+                              ("koi8r", "koi8-r"), ("shiftjis", "shift_jis"), ("tis620", "tis-620"),
+                              ("windows1255", "windows-1255")]]
+    assert rows(w, "SELECT i.role, i.roles, i.url FROM article_images i JOIN articles a USING (article_id) "
+                   "WHERE a.source = 'fp-wellformed-media-rss-media_thumbnail'") == [
+        ("headimg", ["headimg", "thumbnail"], "http://example.com/thumbnail.jpg")]  # media:thumbnail
+    assert rows(w, "SELECT repairs, headline_only FROM articles WHERE source = 'fp-wellformed-rss-item_description'") \
+        == [(["title from text", "id from feed URL and content"], False)]

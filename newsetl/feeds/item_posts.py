@@ -60,16 +60,27 @@ def item_hash(title: str, link: str, published: datetime | None, author: str | N
 
 
 def text_of(body: str) -> str:
-    """The visible text of an item's HTML, whitespace collapsed."""
+    """The visible text of an item's HTML, whitespace collapsed ("" when lxml finds no document in it)."""
     if not body.strip():
         return ""
     try:
         root = lxml.html.fragment_fromstring(body, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+    except (etree.ParserError, ValueError):  # e.g. a lone "<!DOCTYPE": nothing a browser would show
+        return ""
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
     return " ".join(root.text_content().split())
+
+
+def _parses(body: str) -> bool:
+    """Whether lxml finds an HTML fragment in `body` (an empty body counts)."""
+    if not body.strip():
+        return True
+    try:
+        lxml.html.fragment_fromstring(body, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return False
+    return True
 
 
 def derived_title(text: str, published: datetime | None) -> str:
@@ -91,6 +102,8 @@ def item_post(item: Item, *, source: str, source_type: str, categories: list[str
     """One feed item as a ParsedPost, repaired where it can be; RejectError when it has no title and no text."""
     repairs: list[str] = []
     text = text_of(item.body)
+    if not text and not _parses(item.body):
+        item.body = ""  # no HTML document in it (a lone "<!DOCTYPE"): the item has no body
     title = item.title
     if not title:
         if not text and not item.media:  # nothing to show: no title, no text, no picture

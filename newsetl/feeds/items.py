@@ -27,6 +27,7 @@ from urllib.parse import urljoin
 from xml.sax import SAXException, SAXParseException
 
 import feedparser
+from bs4.dammit import UnicodeDammit
 
 from newsetl.errors import RejectError
 from newsetl.feeds.item_posts import FeedParse, Item, feed_warnings, item_hash, posts_from_items, stable_id
@@ -35,6 +36,9 @@ from newsetl.feeds.jsonfeed import is_json_feed, parse_json_feed
 # feedparser "bozo" exceptions that still leave a correct parse: a charset declared twice differently, or a
 # feed served as text/plain.
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+# What feedparser falls back to when neither the declared charset nor UTF-8 decodes the bytes: a guess.
+_GUESSES = ("windows-1252", "iso-8859-2")
+_XML_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*[\"'][^\"']*[\"']")
 __all__ = ["FeedParse", "feed_warnings", "item_hash", "parse_document", "parse_feed", "stable_id"]
 
 
@@ -59,6 +63,12 @@ def parse_document(data: bytes, content_type: str | None = None,
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers,
                               sanitize_html=False, resolve_relative_uris=False)
     problem = parsed.get("bozo_exception")
+    detected = None
+    if isinstance(problem, feedparser.CharacterEncodingOverride) and parsed.get("encoding") in _GUESSES:
+        redone = _detected_charset(data, content_type, feed_url)
+        if redone is not None:
+            parsed, detected = redone
+            problem = parsed.get("bozo_exception")
     if isinstance(problem, _HARMLESS_BOZO):
         problem = None
     start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].lower()
@@ -75,11 +85,30 @@ def parse_document(data: bytes, content_type: str | None = None,
         raise RejectError("parse", "not an RSS/Atom feed: no rss, rdf or feed root element")
     if problem is not None and not parsed.entries and not parsed.get("version"):
         raise RejectError("parse", f"{_kind(problem)}: {_describe(problem)}")
-    warning = None
+    warning = f"charset not declared or wrong: read as {detected} (detected)" if detected else None
     if problem is not None:
         count = len(parsed.entries)
         warning = f"{_kind(problem)}: {_describe(problem)} ({count} item{'s' if count != 1 else ''} recovered)"
     return parsed, warning
+
+
+def _detected_charset(data: bytes, content_type: str | None,
+                      feed_url: str | None) -> tuple[feedparser.FeedParserDict, str] | None:
+    """Re-read a feed whose charset feedparser could only guess, in the charset the bytes show (bs4's
+    detection: Big5, GB18030, EUC-*, Shift-JIS, KOI8-R ... undeclared), as feedparser does when chardet is
+    installed. None when detection finds nothing better than feedparser's guess."""
+    dammit = UnicodeDammit(data, is_html=False)
+    found = (dammit.original_encoding or "").lower()
+    if not found or dammit.unicode_markup is None or found in ("ascii", "utf-8", *_GUESSES, "iso-8859-1"):
+        return None
+    text = _XML_ENCODING.sub(r"\1", dammit.unicode_markup.removeprefix("\ufeff"), count=1)
+    media = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+    headers = {"content-type": f"{media}; charset=utf-8"}
+    if feed_url:
+        headers["content-location"] = feed_url
+    parsed = feedparser.parse(io.BytesIO(text.encode("utf-8")), response_headers=headers,
+                              sanitize_html=False, resolve_relative_uris=False)
+    return parsed, found
 
 
 def _kind(problem: BaseException) -> str:

@@ -391,8 +391,8 @@ def headline(cleaner: _Cleaner, post: ParsedPost) -> bool:
     Clears the paragraphs. A body that had text which cleaning removed (all boilerplate) is not headline-only.
     """
     heading = normalize_text(post.title)
-    if not heading or any(i.role == "body" for i in cleaner.images):
-        return False
+    if not heading or "title from text" in post.repairs or any(i.role == "body" for i in cleaner.images):
+        return False  # a title derived from the body does not make the body a repeat of it
     texts = [t for k, t in cleaner.paragraphs if k != "caption"]
     if texts and any(t != heading for t in texts):
         return False
