@@ -1,25 +1,30 @@
-"""Ingest benchmark: N posts generated from the real ones, through the whole Prefect flow (images off).
+"""Ingest benchmark: N posts generated from the real ones, through `newsetl ingest` as a user runs it.
 
-Prints posts/s for the whole flow (Prefect start-up and load included), for a plain loop that only parses
-with BeautifulSoup, the load step's seconds, the no-op rerun's time as a share of the first run, and peak
-memory. Targets on a 2-core machine, 20,000 posts: flow >= 300 posts/s, load <= 5 s, rerun <= 10 %,
-peak memory < 1.5 GB.
+By default (issue 15) it times the defaults path: the real `newsetl ingest PATH --no-images` CLI in a child
+process (wall time from the shell: Prefect start-up, load, analytics and the final checkpoint included),
+against a plain single-process bs4+lxml loop over the same posts, run right before and right after. Then a
+no-op rerun, and optionally 100k posts (`--scale 100000`) and a thread-runner run whose tables must be equal
+(`--check-equal`). One line per figure, each with its target:
 
-`--compare-runners` times read+parse+clean alone (no load) as whole flow runs on the thread runner and
-the process runner, in one process; target: processes >= 1.6x threads on 2 cores.
+    .venv/bin/python bench/ingest_bench.py --posts 20000 [--check-equal] [--scale 100000]
 
-    .venv/bin/python bench/ingest_bench.py --posts 20000
-    .venv/bin/python bench/ingest_bench.py --posts 20000 --runner process
+`--tuned` runs the older tuned path in this process (analytics off unless `--analytics`, runner by hand);
+`--compare-runners` times read+parse+clean alone (no load) on the thread and process runners:
+
+    .venv/bin/python bench/ingest_bench.py --posts 20000 --tuned --runner process
     .venv/bin/python bench/ingest_bench.py --posts 20000 --compare-runners
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import re
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -125,8 +130,8 @@ def compare_runners(paths_root: Path, count: int, batch_size: int, with_dask: bo
           f"{rates['processes'] / rates['threads']:.2f}x [target >= 1.6x]")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def tuned_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="the tuned path, in this process")
     parser.add_argument("--posts", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--runner", choices=["thread", "process", "dask"], default="thread")
@@ -138,7 +143,7 @@ def main() -> None:
                              "(and a Dask LocalCluster with --runner dask)")
     parser.add_argument("--analytics", action="store_true",
                         help="also run the reporting step (dedup, keywords, search index) inside the flow")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from newsetl.flows.ingest import ingest as ingest_flow
     from newsetl.flows.runners import with_runner
@@ -196,6 +201,134 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ the defaults path (issue 15)
+SUMMARY_SECONDS = re.compile(r"\(run \w+, ([0-9.]+) s\)")
+CONTENT_SQL = {  # every column a run writes except its run id and clock times
+    "articles": "SELECT * EXCLUDE (first_seen_at, updated_at, run_id) FROM articles ORDER BY article_id",
+    "paragraphs": "SELECT * FROM paragraphs ORDER BY article_id, position",
+    "article_images": "SELECT * FROM article_images ORDER BY ALL",
+    "rejects": "SELECT * EXCLUDE (run_id, seen_at) FROM rejects ORDER BY ALL",
+    "source_files": "SELECT source, locator, file_hash, article_id, status FROM source_files ORDER BY ALL",
+}
+
+
+def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str) -> dict:
+    """Run the real `newsetl ingest` in a child process, as from a shell; wall time, summary and peak RSS."""
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    command = [sys.executable, "-m", "newsetl.cli", "ingest", str(posts), "--no-images",
+               "--warehouse", str(warehouse), "--log-format", "json", *extra]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = psutil.Process(child.pid)
+    peak_main = peak_tree = 0
+    while child.poll() is None:  # sample RSS: the newsetl process, and it with its children (API, workers)
+        try:
+            main_rss = process.memory_info().rss
+            tree = main_rss + sum(p.memory_info().rss for p in process.children(recursive=True))
+        except psutil.Error:
+            tree = main_rss = 0
+        peak_main, peak_tree = max(peak_main, main_rss), max(peak_tree, tree)
+        time.sleep(0.05)
+    out, err = child.communicate()
+    wall = time.perf_counter() - started
+    summary = {}
+    for line in err.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == "summary":
+            summary = record.get("summary") or {}
+            match = SUMMARY_SECONDS.search(record.get("message", ""))
+            summary["flow_seconds"] = float(match.group(1)) if match else None
+    if not summary:
+        raise SystemExit(f"newsetl ingest failed (exit {child.returncode}):\n{out}\n{err[-3000:]}")
+    return {"wall": wall, "summary": summary, "flow": summary["flow_seconds"] or wall,
+            "peak_main_mb": peak_main / 2**20, "peak_tree_mb": peak_tree / 2**20}
+
+
+def tables_equal(a: Path, b: Path) -> list[str]:
+    """The tables of `CONTENT_SQL` that differ between two warehouses (empty: all equal)."""
+    import duckdb
+
+    differ = []
+    with duckdb.connect(str(a), read_only=True) as con_a, duckdb.connect(str(b), read_only=True) as con_b:
+        for table, sql in CONTENT_SQL.items():
+            if con_a.execute(sql).fetchall() != con_b.execute(sql).fetchall():
+                differ.append(table)
+    return differ
+
+
+def defaults_main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="newsetl-bench-"))
+    try:
+        started = time.perf_counter()
+        paths = generate(work / "posts", args.posts)
+        print(f"generated {len(paths)} posts in {time.perf_counter() - started:.1f} s under {work}", flush=True)
+        sample = paths[:: max(1, len(paths) // args.bs4_sample)]
+        before = bs4_loop(sample)
+        first = cli_ingest(work, work / "posts", work / "wh.duckdb")
+        after = bs4_loop(sample)
+        rerun = cli_ingest(work, work / "posts", work / "wh.duckdb")
+        loop = (before + after) / 2
+        s, stages = first["summary"], first["summary"].get("stage_seconds", {})
+        rate = args.posts / first["wall"]
+        print(f"defaults path: `newsetl ingest PATH --no-images` (runner processes, analytics on), "
+              f"{s.get('new')} new, {s.get('rejected')} rejected")
+        print(f"plain bs4+lxml loop, single process, {len(sample)} of the same posts: {before:.0f} posts/s before, "
+              f"{after:.0f} after")
+        print(f"whole default flow, wall from the shell: {first['wall']:.1f} s = {rate:.0f} posts/s = "
+              f"{rate / loop:.2f}x the plain loop [target >= 1.5x]  (flow {first['flow']:.1f} s)")
+        print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        analytics = stages.get("analytics", 0.0)
+        print(f"analytics step: {analytics:.1f} s = {100 * analytics / first['flow']:.1f} % of the first run's flow "
+              f"[target <= 15 %]")
+        print(f"peak RSS, first run: newsetl process {first['peak_main_mb']:.0f} MB [target <= 1024 MB]; "
+              f"with its children (API server, workers) {first['peak_tree_mb']:.0f} MB")
+        rs = rerun["summary"]
+        print(f"no-op rerun: flow {rerun['flow']:.2f} s = {100 * rerun['flow'] / first['flow']:.1f} % of the first "
+              f"run's flow [target <= 3 %]; wall {rerun['wall']:.1f} s = {100 * rerun['wall'] / first['wall']:.1f} % "
+              f"[target <= 10 %] ({rs.get('unchanged')} unchanged; analytics "
+              f"{rs.get('stage_seconds', {}).get('analytics', 0):.2f} s)")
+        if args.check_equal:
+            config = work / "threads.yaml"
+            config.write_text("runner: {kind: threads, workers: 1}\n", encoding="utf-8")
+            threads = cli_ingest(work, work / "posts", work / "threads.duckdb", "--config", str(config))
+            differ = tables_equal(work / "wh.duckdb", work / "threads.duckdb")
+            print(f"tables equal to the thread runner's (one worker, the old default): "
+                  f"{'yes' if not differ else 'NO: ' + ', '.join(differ)} ({', '.join(CONTENT_SQL)}); "
+                  f"thread runner wall {threads['wall']:.1f} s")
+        if args.scale:
+            big = work / f"posts{args.scale}"
+            generate(big, args.scale)
+            scaled = cli_ingest(work, big, work / "big.duckdb")
+            print(f"scale: {args.scale} posts in {scaled['wall']:.1f} s = {scaled['wall'] / first['wall']:.2f}x the "
+                  f"{args.posts} wall [target <= 5.5x for 100k vs 20k]; peak RSS "
+                  f"{scaled['peak_main_mb']:.0f} MB = {scaled['peak_main_mb'] / first['peak_main_mb']:.2f}x "
+                  f"[target <= 1.1x]")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    if "--tuned" in sys.argv or "--compare-runners" in sys.argv:
+        tuned_main([a for a in sys.argv[1:] if a != "--tuned"])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=20000)
+    parser.add_argument("--bs4-sample", type=int, default=4000, help="posts timed in the plain bs4 loop")
+    parser.add_argument("--check-equal", action="store_true",
+                        help="also ingest with the thread runner and compare the warehouse tables")
+    parser.add_argument("--scale", type=int, default=0, metavar="N", help="also ingest N posts (e.g. 100000)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated posts and warehouses")
+    parser.add_argument("--tuned", action="store_true", help="the tuned path in this process (see --help there)")
+    parser.add_argument("--compare-runners", action="store_true", help="see the tuned path")
+    defaults_main(parser.parse_args())
 
 
 if __name__ == "__main__":

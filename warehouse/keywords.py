@@ -25,7 +25,8 @@ def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
     """Delete documents and tokens of articles that no longer exist; returns how many documents went."""
     removed = con.execute(
         "DELETE FROM search_documents WHERE article_id NOT IN (SELECT article_id FROM articles)").fetchone()[0]
-    con.execute("DELETE FROM article_tokens WHERE article_id NOT IN (SELECT article_id FROM articles)")
+    if removed:  # tokens are written with their document, in one transaction: no document gone, no token orphan
+        con.execute("DELETE FROM article_tokens WHERE article_id NOT IN (SELECT article_id FROM articles)")
     return removed
 
 

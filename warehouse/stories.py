@@ -32,9 +32,24 @@ def stale_signatures(con: duckdb.DuckDBPyConnection, params: str) -> list[tuple[
     ).fetchall()
 
 
-def drop_orphan_signatures(con: duckdb.DuckDBPyConnection) -> None:
-    """Delete the signatures of articles that no longer exist."""
-    con.execute("DELETE FROM article_minhash WHERE article_id NOT IN (SELECT article_id FROM articles)")
+def drop_orphan_signatures(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete the signatures of articles that no longer exist; returns how many."""
+    return con.execute(
+        "DELETE FROM article_minhash WHERE article_id NOT IN (SELECT article_id FROM articles)").fetchone()[0]
+
+
+def stored_cluster_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int] | None:
+    """(articles, stories, duplicate stories, duplicate articles) of the stored `story_clusters`, or None when
+    they do not cover exactly the articles that have a signature (then they must be rebuilt)."""
+    clustered, stories, duplicate_stories, duplicate_articles = con.execute(
+        """
+        SELECT coalesce(sum(size), 0), count(*), count(*) FILTER (size > 1),
+               coalesce(sum(size) FILTER (size > 1), 0)
+        FROM (SELECT count(*) AS size FROM story_clusters GROUP BY cluster_id)
+        """
+    ).fetchone()
+    signed = con.execute("SELECT count(*) FROM article_minhash JOIN articles USING (article_id)").fetchone()[0]
+    return (int(clustered), stories, duplicate_stories, int(duplicate_articles)) if clustered == signed else None
 
 
 def write_signatures(con: duckdb.DuckDBPyConnection, article_ids: list[str], content_hashes: list[str],

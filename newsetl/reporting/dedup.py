@@ -12,11 +12,11 @@ The SQL is in `newsetl.warehouse.stories`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from datasketch import MinHash, MinHashLSH
 
 from newsetl.reporting.text import normalize
 from newsetl.warehouse import stories
@@ -68,6 +68,8 @@ def _identity(value: int) -> int:
 
 def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | None]:
     """MinHash signature (uint32 array) of each text; None for texts shorter than `min_chars`."""
+    from datasketch import MinHash  # imported when needed: datasketch loads scipy, ~1 s of every start-up
+
     base = MinHash(num_perm=settings.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
     by_text: dict[str, np.ndarray | None] = {}        # reposts: the same text is normalised and hashed once
     by_normalized: dict[str, np.ndarray] = {}         # texts differing only in spacing/punctuation/case
@@ -89,8 +91,11 @@ def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | N
     return result
 
 
+@lru_cache(maxsize=8)
 def lsh_bands(threshold: float, num_perm: int) -> tuple[tuple[int, int], ...]:
     """The (start, end) signature slices datasketch's `MinHashLSH` uses as bands for these settings."""
+    from datasketch import MinHashLSH
+
     return tuple(MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges)
 
 
@@ -166,22 +171,33 @@ def _signature_column(sigs: list[np.ndarray | None], width: int) -> pa.Array:
                                     mask=pa.array(~present))
 
 
-def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> int:
-    """Recompute signatures of new or changed articles; drop those of deleted articles. Returns how many."""
+def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> tuple[int, int]:
+    """Recompute signatures of new or changed articles; drop those of deleted articles.
+
+    Returns (signatures computed, signatures dropped).
+    """
     stale = stories.stale_signatures(con, settings.params)
-    stories.drop_orphan_signatures(con)
+    dropped = stories.drop_orphan_signatures(con)
     if not stale:
-        return 0
+        return 0, dropped
     sigs = signatures([row[2] for row in stale], settings)
     stories.write_signatures(con, [row[0] for row in stale], [row[1] for row in stale], settings.params,
                              _signature_column(sigs, settings.num_perm))
-    return len(stale)
+    return len(stale), dropped
 
 
 def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettings) -> DedupStats:
-    """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction)."""
+    """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction).
+
+    When no signature was computed or dropped, no article was added, removed or changed its content hash (which
+    covers `published_at`, the clusters' naming order), so the stored clusters stand and are not rebuilt: a
+    no-op rerun costs two small queries, not a clustering of every signature.
+    """
     with transaction(con):
-        hashed = _update_signatures(con, settings)
+        hashed, dropped = _update_signatures(con, settings)
+        stored = stories.stored_cluster_stats(con) if not hashed and not dropped else None
+        if stored is not None:
+            return DedupStats(stored[0], 0, stored[1], stored[2], stored[3])
         loaded = stories.signatures_in_priority_order(con)
         ids = loaded.column("article_id").to_pylist()
         column = loaded.column("signature").combine_chunks()
