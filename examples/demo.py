@@ -50,9 +50,10 @@ def main() -> int:
                 {"type": "feed", "name": "36kr-feed", "categories": ["新媒体", "36kr", "资讯"],
                  "urls": [feeds.url("36kr.atom.xml")]},
             ],
-            "images": {"enabled": True, "store": str(data / "images"), "allow_hosts": ["127.0.0.1"],
+            # The SSRF guard opens only the two ports the demo serves, not the rest of 127.0.0.1 (Prefect's API ...).
+            "images": {"enabled": True, "store": str(data / "images"), "allow_hosts": ["127.0.0.1:8765"],
                        "retries": 0, "connect_timeout": 3, "read_timeout": 5, "total_timeout": 10},
-            "http": {"allow_hosts": ["127.0.0.1"]},
+            "http": {"allow_hosts": [feeds.base_url.removeprefix("http://")]},
         }
         config_path = data / "demo.newsetl.yaml"
         config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
