@@ -30,6 +30,9 @@ REASON_CHARS = 300
 
 # Characters libxml2 refuses in text (ValueError "All strings must be XML compatible") or drops silently.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# ... and the same characters written as character references (`&#1;`, `&#x1f;`), which the parser decodes.
+_NOT_XML_REF = re.compile(r"&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F])(?![0-9a-fA-F])"
+                          r"|0*(?:[0-8]|1[124-9]|2[0-9]|3[01])(?![0-9]));?")
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _CLOSES_P = frozenset("address article aside blockquote div dl fieldset figure footer form h1 h2 h3 h4 h5 h6 "
@@ -178,6 +181,8 @@ def parse_html(html: str, limits: LimitsConfig = DEFAULT_LIMITS) -> etree._Eleme
     """An HTML body as an lxml tree under one `<div>`, nested at most `max_html_depth` deep, no text lost,
     with at most `max_html_elements` elements (cleaning costs ~10-60 us per element)."""
     html = _NOT_XML.sub("", html)
+    if "&#" in html:
+        html = _NOT_XML_REF.sub("", html)
     depth = limits.max_html_depth
     root = _fragment(html)
     if _deeper_than(depth)(root):
