@@ -26,7 +26,7 @@ from newsetl.posts.discover import hash_bytes
 from newsetl.posts.options import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
-from newsetl.flows.record import begin_run, recorded_run
+from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.runs import RunSummary
 from newsetl.warehouse.articles import LoadCounts, select_for_backfill
 from newsetl.warehouse.db import writer
@@ -111,7 +111,7 @@ def backfill(config: Config, selection: Selection) -> dict:
                 summary.add_problem("some selected articles have no cached raw input")
     logger.info("backfill %s %s: %s selected, %s updated, %s rejected", summary.run_id, summary.status,
                 summary.discovered, summary.updated, summary.rejected)
-    return summary.to_dict()
+    return run_state(summary.to_dict())  # a partial run ends as Completed named "Partial"
 
 
 def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary) -> None:

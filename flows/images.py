@@ -13,7 +13,7 @@ from prefect import flow
 
 from newsetl.config import Config
 from newsetl.flows.log import phase
-from newsetl.flows.record import begin_run, recorded_run
+from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.images.register import register_images
 from newsetl.images.summary import ImageSummary
 from newsetl.runs import RunSummary
@@ -61,4 +61,5 @@ def images(config: Config, retry_failed: bool = False, since: datetime | None = 
             summary.message = result.line()
     finally:
         con.close()
-    return {"run_id": summary.run_id, "status": summary.status, "line": result.line(), **result.as_dict()}
+    return run_state({"run_id": summary.run_id, "status": summary.status, "line": result.line(),
+                      "problems": summary.problems, **result.as_dict()})

@@ -30,26 +30,31 @@ from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import discover_task, prepare_task
-from newsetl.flows.record import begin_run, recorded_run
+from newsetl.flows.record import begin_run, recorded_run, run_state
+from newsetl.posts.roots import sources_for_paths as path_sources
 from newsetl.runs import RunSummary
 from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.db import checkpoint, writer
+from newsetl.warehouse.runs import set_sources
+from newsetl.warehouse.source_roots import record_roots, recorded_roots
 from newsetl.warehouse.source_files import known_hashes
 
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
 LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see load_batches
 
 
-def sources_for_paths(paths: list[str]) -> list[HexoDirSource]:
-    """Ad-hoc Hexo sources for paths given on the command line (a folder, or a single post file)."""
-    sources = []
-    for raw in paths:
-        path = Path(raw).resolve()
-        if path.is_file():
-            sources.append(HexoDirSource(name=path.parent.name, path=path.parent, globs=[path.name]))
-        else:
-            sources.append(HexoDirSource(name=path.name or str(path), path=path))
-    return sources
+def sources_for_paths(paths: list[str], config: Config | None = None, con=None) -> list[HexoDirSource]:
+    """Sources for paths given on the command line (folders or post files), by the rule in newsetl/posts/roots.py.
+
+    A path under a configured source's folder is that source; else the nearest root an earlier ad-hoc ingest
+    used (`source_roots`, read and extended through `con`), else a Hexo `_posts` folder, else the path itself.
+    """
+    configured = [(s, config.resolve(s.path)) for s in (config.sources if config else [])
+                  if isinstance(s, HexoDirSource)]
+    found = path_sources(paths, configured, recorded_roots(con) if con is not None else {})
+    if con is not None:
+        record_roots(con, {root: name for root, name in found.new_roots.items() if Path(root).is_dir()})
+    return found.sources
 
 
 def input_batches(refs: Iterable[InputRef], size: int) -> Iterator[Batch]:
@@ -63,10 +68,13 @@ def input_batches(refs: Iterable[InputRef], size: int) -> Iterator[Batch]:
 def ingest(config: Config, paths: list[str] | None = None) -> dict:
     """Ingest the configured sources (or `paths`) into the warehouse; returns the run summary."""
     logger = get_run_logger()
-    hexo_sources = sources_for_paths(paths) if paths else [s for s in config.sources
-                                                          if isinstance(s, HexoDirSource)]
+    hexo_sources = [] if paths else [s for s in config.sources if isinstance(s, HexoDirSource)]
     summary = begin_run(sources=[s.name for s in hexo_sources])
     with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
+        if paths:  # ad-hoc paths: their source depends on the configured and recorded roots
+            hexo_sources = sources_for_paths(paths, config, con)
+            summary.sources = sorted({s.name for s in hexo_sources})
+            set_sources(con, summary)
         rules = config.site_rules()  # loaded once per run
         _run(con, config, hexo_sources, summary, rules)
         if not paths:  # feed and post_urls sources (flows/remote.py)
@@ -75,7 +83,7 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
         analytics_step(con, config.reporting, summary)
     logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected", summary.run_id, summary.status,
                 summary.new, summary.updated, summary.unchanged, summary.rejected)
-    return summary.to_dict()
+    return run_state(summary.to_dict())  # a partial run ends as Completed named "Partial"
 
 
 def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSummary, rules: SiteRules) -> None:

@@ -10,6 +10,7 @@ from typing import Iterator
 
 import duckdb
 from prefect.context import get_run_context
+from prefect.states import Completed, State
 
 from newsetl.runs import RunSummary
 from newsetl.tasks.record import record_task
@@ -48,3 +49,19 @@ def recorded_run(con: duckdb.DuckDBPyConnection, summary: RunSummary,
         record_task(con, summary)
         raise
     record_task(con, summary)
+
+
+def run_state(summary: dict) -> dict | State:
+    """What a flow returns: the summary dict, or for a partial run a Completed state named "Partial" carrying it.
+
+    Prefect's UI then shows a partial run as "Partial", not as a plain success; calling the flow still returns
+    the summary dict (the state's data). A failed run raised already: its state is Failed.
+    """
+    if summary.get("status") != "partial":
+        return summary
+    problems = summary.get("problems") or []
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    counts = (f"run {summary['run_id']}: {summary.get('discovered', 0)} discovered, {summary.get('new', 0)} new, "
+              f"{summary.get('updated', 0)} updated, {summary.get('unchanged', 0)} unchanged, "
+              f"{summary.get('rejected', 0)} rejected")
+    return Completed(name="Partial", message=f"{counts}; partial: {'; '.join(problems[:3])}{more}", data=summary)

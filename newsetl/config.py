@@ -10,12 +10,13 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Mapping, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from newsetl.durations import parse_duration
 from newsetl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -149,26 +150,6 @@ class DeploymentConfig(Section):
         if self.interval is not None and self.interval < 1:
             raise ValueError("interval must be at least 1 second")
         return self
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a string like `90`, `45s`, `15m`, `12h`, `7d`, `2w`."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 3600, 12h or 7d")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"not a duration: {value!r} (use seconds, or a number with s, m, h, d or w)")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,14 +371,18 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
     return f"{origin}: {'; '.join(problems)}{more}"
 
 
-def load_config(path: Path | None = None, *, required: bool = False) -> Config:
-    """Read and validate a config file; with no path, use ./newsetl.yaml if present, else defaults."""
+def load_config(path: Path | None = None, *, required: bool = False,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; with no path, use ./newsetl.yaml if present, else defaults.
+
+    `environ` (the CLI passes os.environ) overrides file values with `NEWSETL_*` variables (see `env_overrides`).
+    """
     if path is None:
         candidate = Path(DEFAULT_CONFIG_NAME)
         if not candidate.exists():
             if required:
                 raise ConfigError(f"no {DEFAULT_CONFIG_NAME} here; pass --config FILE")
-            return Config(base_dir=Path.cwd())
+            return config_from_dict({}, base_dir=Path.cwd(), origin="defaults", environ=environ)
         path = candidate
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
@@ -407,11 +392,69 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return config_from_dict(data, base_dir=path.resolve().parent, origin=str(path))
+    return config_from_dict(data, base_dir=path.resolve().parent, origin=str(path), environ=environ)
 
 
-def config_from_dict(data: dict, *, base_dir: Path, origin: str = "config") -> Config:
-    """Validate a config mapping (as read from YAML)."""
+ENV_PREFIX = "NEWSETL_"
+ENV_NOT_SETTINGS = {"NEWSETL_HOME"}  # read by prefect.yaml, not a setting
+_ENV_PATHS = (("warehouse",), ("rules",), ("images", "store"))  # relative values: relative to the working dir
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict:
+    """`NEWSETL_*` variables as a config mapping (pydantic-settings): `NEWSETL_IMAGES__ENABLED=false` ->
+    {"images": {"enabled": "false"}}; lists and mappings as JSON. An unknown top-level name is an error."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    fields = set(Config.model_fields) - {"base_dir"}
+    unknown = sorted(name for name in environ if name.upper().startswith(ENV_PREFIX)
+                     and name.upper() not in ENV_NOT_SETTINGS
+                     and name[len(ENV_PREFIX):].split("__")[0].lower() not in fields)
+    if unknown:
+        raise ConfigError(f"environment: unknown setting {unknown[0]} (settings: "
+                          f"{', '.join(ENV_PREFIX + f.upper() for f in sorted(fields))})")
+
+    class _FromEnv(BaseSettings, Config):
+        model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    try:
+        values = _env_source(_FromEnv, environ)
+    except Exception as exc:  # pydantic_settings.SettingsError: e.g. a list that is not JSON
+        raise ConfigError(f"environment: {exc}") from None
+    values.pop("base_dir", None)
+    cwd = Path.cwd()
+    for keys in _ENV_PATHS:
+        holder = values
+        for key in keys[:-1]:
+            holder = holder.get(key) if isinstance(holder.get(key), dict) else {}
+        if isinstance(holder.get(keys[-1]), str) and holder[keys[-1]]:
+            holder[keys[-1]] = str(cwd / Path(holder[keys[-1]]).expanduser())
+    return values
+
+
+def _env_source(settings_cls: type, environ: Mapping[str, str]) -> dict:
+    """EnvSettingsSource over `environ` instead of os.environ."""
+    from pydantic_settings import EnvSettingsSource
+
+    source = EnvSettingsSource(settings_cls)
+    source.env_vars = {k.lower(): v for k, v in environ.items()}
+    return source()
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`, mapping by mapping (the environment's `images.enabled` keeps the file's `images.store`)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def config_from_dict(data: dict, *, base_dir: Path, origin: str = "config",
+                     environ: Mapping[str, str] | None = None) -> Config:
+    """Validate a config mapping (as read from YAML), with `NEWSETL_*` overrides from `environ` if given."""
+    overrides = env_overrides(environ) if environ is not None else {}
+    if overrides:
+        data = _merge(data, overrides)
+        origin = f"{origin} + NEWSETL_* environment"
     try:
         config = Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:

@@ -46,8 +46,8 @@ def test_real_formats_are_verified_recorded_and_stored_by_hash(tmp_path, server,
         image = image_row(con, digest)
         assert (image["format"], image["mime_type"], image["width"], image["height"], image["mode"],
                 image["frames"], image["bytes"]) == (fmt, mime, width, height, mode, frames, len(pics[name]))
-        assert image["path"] == f"store/{digest[:2]}/{digest[2:4]}/{digest}.{ext}"
-        assert (tmp_path / image["path"]).read_bytes() == pics[name]
+        assert image["path"] == f"{digest[:2]}/{digest[2:4]}/{digest}.{ext}"  # relative to the store
+        assert (tmp_path / "store" / image["path"]).read_bytes() == pics[name]
     linked = con.execute("SELECT count(*) FROM article_images WHERE sha256 IS NOT NULL").fetchone()[0]
     assert linked == 4
     joined = con.execute("SELECT count(*) FROM article_images JOIN images USING (sha256)").fetchone()[0]
@@ -326,14 +326,14 @@ def test_thumbnails_are_written_next_to_the_original_and_listed(tmp_path, server
         "JOIN images i USING (sha256) ORDER BY i.format, t.name"
     ).fetchall()
     digest = sha(pics[JPEG])
-    folder = f"store/{digest[:2]}/{digest[2:4]}"
+    folder = f"{digest[:2]}/{digest[2:4]}"  # stored paths are relative to the store
     assert rows[0][:5] == ("JPEG", "small", 64, 36, f"{folder}/{digest}.small-64x64.jpg")  # 480x270 kept 16:9
     assert rows[1][:4] == ("JPEG", "wide", 240, 135)
     assert rows[2][:4] == ("PNG", "small", 64, 64) and rows[2][4].endswith(".small-64x64.png")  # alpha kept
     for *_, path, size in rows:
-        assert (tmp_path / path).stat().st_size == size
+        assert (tmp_path / "store" / path).stat().st_size == size
     original = image_row(con, digest)["path"]
-    assert (tmp_path / original).parent == (tmp_path / rows[0][4]).parent
+    assert (tmp_path / "store" / original).parent == (tmp_path / "store" / rows[0][4]).parent
 
 
 def test_image_health_view(tmp_path, server, pics):

@@ -6,23 +6,27 @@ import argparse
 import time
 
 from newsetl.config import Config
+from newsetl.durations import MOMENT_HELP, moment_arg
 
 
 def cmd_images(args: argparse.Namespace, config: Config) -> int:
     from newsetl.flows.images import images
     from newsetl.cli.output import progress_bar
     from newsetl.runtime.lock import warehouse_lock
-    from newsetl.images.plan import parse_since
+    from newsetl.cli.outcome import finish
+    from newsetl.durations import parse_moment
 
-    since = parse_since(args.since)
+    since = parse_moment(args.since) if args.since else None
     started = time.perf_counter()
     with progress_bar("images"), warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
         result = images(config, retry_failed=args.retry_failed, since=since)
-    print(f"images run {result['run_id']} ({time.perf_counter() - started:.1f} s): {result['line'].removeprefix('images: ')}")
+    lines = [f"images {result['status']} (run {result['run_id']}, {time.perf_counter() - started:.1f} s): "
+             f"{result['line'].removeprefix('images: ')}"]
     if result["left_alone"]:
-        print(f"  {result['left_alone']} URLs left alone after failing before: `newsetl images --retry-failed` tries them")
-    print(f"store: {config.resolve(config.images.store)}")
-    return 0
+        lines.append(f"  {result['left_alone']} URLs left alone after failing before: "
+                     "`newsetl images --retry-failed` tries them")
+    lines.append(f"store: {config.resolve(config.images.store)}")
+    return finish("images", result["status"], lines, result)
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -32,7 +36,6 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     )
     images.add_argument("--retry-failed", action="store_true",
                         help="also retry URLs that failed max_attempts runs or were skipped by policy")
-    images.add_argument("--since", metavar="WHEN",
-                        help="only images of articles new or changed since WHEN: a date (2024-05-01), "
-                             "a date-time, or an age (7d, 12h)")
+    images.add_argument("--since", metavar="WHEN", type=moment_arg,
+                        help=f"only images of articles new or changed since WHEN: {MOMENT_HELP} (UTC when naive)")
     images.set_defaults(handler=cmd_images)

@@ -1,6 +1,7 @@
 """The `newsetl` command line: ingest, query and inspect the warehouse.
 
-Exit codes: 0 ok, 1 the run failed, 2 bad usage or configuration. Expected errors print one line.
+Exit codes: 0 completed, 3 completed with problems (partial), 1 failed, 2 bad usage or configuration.
+Expected errors print one line. Settings: command-line flag > NEWSETL_* environment > newsetl.yaml > default.
 """
 
 from __future__ import annotations
@@ -14,26 +15,54 @@ from typing import Callable
 
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
+from newsetl.cli.outcome import (EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, LOG_FORMATS, error, finish,
+                                 format_from_argv, is_json, json_terminal_logs, note, set_log_format)
 from newsetl.cli.output import configure_logging, flow_run_link, progress_bar, write_rows
 from newsetl.cli.images import add_commands as add_images_commands
 from newsetl.cli.reporting import add_commands as add_reporting_commands
 from newsetl.cli.schedule import add_commands as add_schedule_commands
+from newsetl.cli.init import add_command as add_init_command
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, like every other usage error
-        self.exit(2, f"newsetl: error: {message} (see {self.prog} --help)\n")
+        self.exit(error(f"{message} (see {self.prog} --help)", EXIT_USAGE))
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:
+        if message:
+            sys.stderr.write(message)
+        raise _Exit(status)
+
+
+class _Exit(Exception):
+    """argparse's exit (--help, --version, a usage error) as a return code: main() returns it, never exits."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsetl")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="YAML config file (default: ./newsetl.yaml if present)")
-    common.add_argument("--warehouse", type=Path, help="DuckDB file (default: from config, else "
-                                                       "data/newsetl.duckdb)")
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="YAML config file (default: ./newsetl.yaml if present)")
+    common.add_argument("--warehouse", type=Path, metavar="FILE",
+                        help="DuckDB file (default: NEWSETL_WAREHOUSE, else the config's, else data/newsetl.duckdb)")
     common.add_argument("-v", "--verbose", action="store_true",
                         help="show Prefect's INFO logs in the terminal (they always reach its API)")
+    common.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text (default), or json: one JSON object per line on stderr for messages, "
+                             "Prefect's terminal logs and the summary")
     return common
 
 
@@ -50,21 +79,24 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     started = time.perf_counter()
     with progress_bar("ingest"), warehouse_lock(config.resolve(config.warehouse), config.lock_wait):
         summary = with_runner(ingest, config)(config, paths=args.paths or None)
-    _print_summary(summary, config, time.perf_counter() - started)
-    return 1 if summary["status"] == "failed" else 0
+    return finish("ingest", summary["status"], _summary_lines(summary, config, time.perf_counter() - started),
+                  summary)
 
 
-def _print_summary(summary: dict, config: Config, seconds: float) -> None:
-    print(f"ingest {summary['status']} (run {summary['run_id']}, {seconds:.1f} s): "
-          f"{summary['discovered']} discovered, {summary['new']} new, {summary['updated']} updated, "
-          f"{summary['unchanged']} unchanged, {summary['rejected']} rejected")
+def _summary_lines(summary: dict, config: Config, seconds: float) -> list[str]:
+    lines = [f"ingest {summary['status']} (run {summary['run_id']}, {seconds:.1f} s): "
+             f"{summary['discovered']} discovered, {summary['new']} new, {summary['updated']} updated, "
+             f"{summary['unchanged']} unchanged, {summary['rejected']} rejected"]
+    for problem in summary.get("problems", [])[:5] if summary["status"] == "partial" else []:
+        lines.append(f"  problem: {problem}")
     for reason, count in summary.get("reject_reasons", {}).items():
-        print(f"  rejected {count} x {reason}")
+        lines.append(f"  rejected {count} x {reason}")
     for line in summary.get("extra", {}).get("summary_lines", []):
-        print(f"  {line}")
-    print(f"warehouse: {config.resolve(config.warehouse)}")
+        lines.append(f"  {line}")
+    lines.append(f"warehouse: {config.resolve(config.warehouse)}")
     if link := flow_run_link(summary.get("flow_run_id")):
-        print(f"Prefect flow run: {link}")
+        lines.append(f"Prefect flow run: {link}")
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------- query
@@ -81,18 +113,25 @@ def run_query(config: Config, sql: str) -> tuple[list[str], list[tuple]]:
 
 
 def cmd_query(args: argparse.Namespace, config: Config) -> int:
-    columns, rows = run_query(config, args.sql)
     if args.out is None:
+        columns, rows = run_query(config, args.sql)
         write_rows(columns, rows, args.format or "table", sys.stdout)
-        return 0
-    fmt = args.format or {".csv": "csv", ".json": "json"}.get(args.out.suffix.lower(), "table")
+        return EXIT_OK
+    from newsetl.warehouse.db import connect_reader
+    from newsetl.warehouse.outputs import copy_table, out_format, result_table
+
+    fmt = out_format(args.out)  # by extension, before the query runs: an unknown one is a usage error
+    if args.format is not None and args.format != fmt:
+        raise UsageError(f"--format {args.format} does not match --out {args.out} (written as {fmt})")
+    con = connect_reader(config.resolve(config.warehouse))
     try:
-        with open(args.out, "w", encoding="utf-8", newline="") as out:
-            write_rows(columns, rows, fmt, out)
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
-    print(f"wrote {len(rows)} row{'s' if len(rows) != 1 else ''} to {args.out} ({fmt})", file=sys.stderr)
-    return 0
+        table = result_table(con, args.sql)
+    finally:
+        con.close()
+    rows = copy_table(table, args.out)
+    note(f"wrote {rows} row{'s' if rows != 1 else ''} to {args.out} ({fmt})", rows=rows, path=str(args.out),
+         format=fmt)
+    return EXIT_OK
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
@@ -105,32 +144,42 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
     finally:
         con.close()
     write_rows(columns, rows, args.format, sys.stdout)
-    return 0
+    return EXIT_OK
 
 
 # -------------------------------------------------------------------------------------------- wiring
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = _Parser(prog="newsetl", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="newsetl", description=__doc__.splitlines()[0], epilog=f"{EXIT_CODES_HELP}. "
+                     "Settings: flag > NEWSETL_* environment (NEWSETL_WAREHOUSE, NEWSETL_IMAGES__ENABLED, ...) > "
+                     "newsetl.yaml > default.")
+    parser.add_argument("--version", action="version", version=f"newsetl {_version()}",
+                        help="print newsetl's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    ingest = sub.add_parser("ingest", parents=[common], help="ingest configured sources or PATHs")
+    ingest = sub.add_parser("ingest", parents=[common], help="ingest configured sources or PATHs",
+                            epilog=f"{EXIT_CODES_HELP}. A PATH under a configured source's folder is that source.")
     ingest.add_argument("paths", nargs="*", metavar="PATH", help="folders or post files (instead of config sources)")
-    ingest.add_argument("--images", dest="images", action="store_true", default=None, help="download images")
-    ingest.add_argument("--no-images", dest="images", action="store_false", help="skip image downloads")
+    ingest.add_argument("--images", dest="images", action="store_true", default=None,
+                        help="download images (default: images.enabled)")
+    ingest.add_argument("--no-images", dest="images", action="store_false",
+                        help="record image URLs as pending, fetch nothing")
     ingest.set_defaults(handler=cmd_ingest)
 
     query = sub.add_parser("query", parents=[common], help="run read-only SQL against the warehouse")
-    query.add_argument("sql", metavar="SQL")
+    query.add_argument("sql", metavar="SQL", help="the SQL (DuckDB dialect); the warehouse is opened read-only")
     query.add_argument("--format", choices=["table", "csv", "json"], default=None,
-                       help="default: table, or from the --out file's extension (.csv, .json)")
-    query.add_argument("--out", type=Path, metavar="FILE", help="write the result to FILE instead of stdout")
+                       help="output on stdout: table (default), csv or json")
+    query.add_argument("--out", type=Path, metavar="FILE",
+                       help="write the result to FILE with DuckDB's COPY, by extension: .csv, .json or .parquet")
     query.set_defaults(handler=cmd_query)
 
     runs = sub.add_parser("runs", parents=[common], help="recent ingest runs with their counts")
-    runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    runs.add_argument("--limit", type=int, default=20, help="how many runs, newest first (default: 20)")
+    runs.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     runs.set_defaults(handler=cmd_runs)
+
+    add_init_command(sub)
 
     add_images_commands(sub, common)
     add_reporting_commands(sub, common)
@@ -139,19 +188,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns its exit code (0 completed, 3 partial, 1 failed, 2 usage or config)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    set_log_format(format_from_argv(argv))
+    try:
+        args = build_parser().parse_args(argv)
+    except _Exit as exc:
+        return exc.code
+    set_log_format(args.log_format)
     configure_logging(args.verbose)  # before Prefect is imported: INFO to its API, warnings to the terminal
     try:
-        config = load_config(args.config)
+        if not getattr(args, "needs_config", True):  # `init`
+            return args.handler(args, None)
+        config = load_config(args.config, environ=os.environ)  # flag > NEWSETL_* environment > file > default
         if args.warehouse is not None:
             config.warehouse = args.warehouse.resolve()
+        if is_json() and args.command in ("ingest", "backfill", "reprocess", "images", "serve"):
+            json_terminal_logs()
         return args.handler(args, config)
     except NewsetlError as exc:
-        print(f"newsetl: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return error(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        print("newsetl: interrupted", file=sys.stderr)
-        return 130
+        return error("interrupted", 130)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from newsetl.config import Config, parse_duration
+from newsetl.config import Config
+from newsetl.durations import parse_moment
 from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob
 from newsetl.images.urls import LOCAL_SCHEME
@@ -33,19 +34,13 @@ class Plan:
 
 
 def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
-    """`--since`: an ISO date or date-time (UTC when naive), or an age such as 7d or 12h."""
+    """`--since` (newsetl/durations.py): an age such as 7d or 12h, an ISO date or date-time (UTC when naive)."""
     if value is None or value == "":
         return None
-    now = now or datetime.now(timezone.utc)
     try:
-        return now - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"--since: expected a date (2024-05-01), a date-time or an age (7d, 12h), got {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return parse_moment(value, now=now)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
 
 
 def plan(
@@ -73,6 +68,7 @@ def plan_from_rows(
     now = now or datetime.now(timezone.utc)
     stale_before = now - timedelta(seconds=cfg.revalidate_after)
     on_disk: dict[str, bool] = {}
+    store = config.resolve(cfg.store)
     jobs: list[FetchJob] = []
     previous: dict[str, dict] = {}
     reused = left_alone = 0
@@ -87,7 +83,7 @@ def plan_from_rows(
         if status == "ok":
             path = row["path"]
             if path is not None and path not in on_disk:  # one stat per stored file, however many URLs
-                on_disk[path] = config.resolve(Path(path)).is_file()
+                on_disk[path] = (store / path).is_file()  # stored paths are relative to the store
             if not on_disk.get(path, False):
                 row["missing_file"] = True  # gone from the store: fetch it again, unconditionally
             elif kind == "data" or (kind == "http" and row["checked_at"] is not None

@@ -12,13 +12,9 @@ from newsetl.warehouse.images import write_results
 
 
 def store_prefix(config: Config) -> str:
-    """How `images.path` starts: the store root, relative to the config folder when it lies inside it."""
-    root = config.resolve(config.images.store)
-    base = config.base_dir.resolve()
-    try:
-        return root.relative_to(base).as_posix()
-    except ValueError:
-        return root.as_posix()
+    """How `images.path` starts: nothing. Stored paths are relative to the image store (`ab/cd/<sha256>.<ext>`),
+    so the same warehouse works with any config, or none, that names the same store (migration 010)."""
+    return ""
 
 
 def fetch_row(result: FetchResult, prev: dict, now: datetime, run_id: str | None) -> dict:
@@ -59,12 +55,12 @@ def stored_rows(results: list[FetchResult], *, prefix: str, now: datetime) -> tu
         images[image.sha256] = {
             "sha256": image.sha256, "format": image.format, "mime_type": image.mime_type, "width": image.width,
             "height": image.height, "mode": image.mode, "frames": image.frames, "bytes": image.bytes,
-            "path": f"{prefix}/{image.path}", "first_seen_at": now,
+            "path": f"{prefix}/{image.path}" if prefix else image.path, "first_seen_at": now,
         }
         for t in image.thumbnails:
             thumbs[(image.sha256, t.name)] = {
                 "sha256": image.sha256, "name": t.name, "width": t.width, "height": t.height, "bytes": t.bytes,
-                "path": f"{prefix}/{t.path}",
+                "path": f"{prefix}/{t.path}" if prefix else t.path,
             }
     return list(images.values()), list(thumbs.values())
 
