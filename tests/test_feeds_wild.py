@@ -172,3 +172,12 @@ def test_undeclared_charsets_are_detected_and_recorded(suite_run: dict) -> None:
         ("headimg", ["headimg", "thumbnail"], "http://example.com/thumbnail.jpg")]  # media:thumbnail
     assert rows(w, "SELECT repairs, headline_only FROM articles WHERE source = 'fp-wellformed-rss-item_description'") \
         == [(["title from text", "id from feed URL and content"], False)]
+
+
+def test_stray_markup_declaration_is_text_and_lone_doctype_is_empty() -> None:
+    # feedparser's wellformed/rss/item_description_not_a_doctype.xml: "<!'" is text, not lxml's bogus comment
+    feed = b"<rss><channel><item><description>&lt;!' &lt;a href=\"foo\"&gt;</description></item>" \
+           b"<item><description>&lt;!DOCTYPE</description></item></channel></rss>"
+    result = parse_feed(feed, source="s", categories=[], feed_url="http://127.0.0.1/f.xml")
+    assert [(p.title, p.body_html) for p in result.posts] == [("<!", "&lt;!' <a href=\"foo\">")]
+    assert [(r.locator, r.error) for r in result.rejects] == [("item #2", "item has no title and no text")]

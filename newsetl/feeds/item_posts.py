@@ -72,15 +72,27 @@ def text_of(body: str) -> str:
     return " ".join(root.text_content().split())
 
 
+_STRAY_BANG = re.compile(r"<!(?!--|\[CDATA\[|doctype)", re.I)
+
+
 def _parses(body: str) -> bool:
-    """Whether lxml finds an HTML fragment in `body` (an empty body counts)."""
-    if not body.strip():
-        return True
     try:
         lxml.html.fragment_fromstring(body, create_parent="div")
     except (etree.ParserError, ValueError):
         return False
     return True
+
+
+def readable_html(body: str) -> str:
+    """`body` as lxml can read it. A stray "<!" that is no comment, CDATA or doctype is text, as feedparser
+    reads it ("&lt;!' <a href=...>"), not the bogus comment lxml would make of it (hiding what follows);
+    "" when no HTML document is left (a lone "<!DOCTYPE": nothing a browser would show)."""
+    if not body.strip():
+        return body
+    escaped = _STRAY_BANG.sub("&lt;!", body)
+    if escaped != body and _parses(escaped):
+        return escaped
+    return body if _parses(body) else ""
 
 
 def derived_title(text: str, published: datetime | None) -> str:
@@ -101,9 +113,8 @@ def stable_id(feed_url: str, item: Item) -> str:
 def item_post(item: Item, *, source: str, source_type: str, categories: list[str], feed_url: str) -> ParsedPost:
     """One feed item as a ParsedPost, repaired where it can be; RejectError when it has no title and no text."""
     repairs: list[str] = []
+    item.body = readable_html(item.body)
     text = text_of(item.body)
-    if not text and not _parses(item.body):
-        item.body = ""  # no HTML document in it (a lone "<!DOCTYPE"): the item has no body
     title = item.title
     if not title:
         if not text and not item.media:  # nothing to show: no title, no text, no picture
