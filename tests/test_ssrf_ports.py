@@ -146,3 +146,16 @@ def test_refusals_are_recorded_by_the_flow(servers, tmp_path: Path) -> None:
     assert other.log == []  # nothing ever reached the port that is not allowed
     assert [entry[0].path for entry in allowed.log].count("/a.png") == 1
 
+
+def test_demo_allows_only_the_ports_it_serves(tmp_path: Path) -> None:
+    from examples.demo import demo_config
+    from newsetl.runtime.devserver import StaticServer
+
+    with StaticServer(ROOT / "examples" / "feeds") as feeds:
+        data = demo_config(tmp_path, ROOT / "examples", feeds)
+        port = feeds.base_url.rsplit(":", 1)[1]
+    assert data["images"]["allow_hosts"] == ["127.0.0.1:8765"]
+    assert data["http"]["allow_hosts"] == [f"127.0.0.1:{port}"]
+    config = config_from_dict(data, base_dir=tmp_path)
+    assert [parse_allow_entry(e).port for e in config.images.allow_hosts + config.http.allow_hosts] == [
+        8765, int(port)]
