@@ -42,6 +42,30 @@ def stale_articles(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, 
     ).fetchall()
 
 
+def stale_article_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The ids of `stale_articles`, in the same order (read their texts a chunk at a time with `article_texts`)."""
+    return [row[0] for row in con.execute(
+        """
+        SELECT a.article_id
+        FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
+        WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
+        ORDER BY a.article_id
+        """
+    ).fetchall()]
+
+
+def article_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """(article_id, content_hash, title, body text) of these articles, ordered by article_id."""
+    with staged(con, "text_ids", pa.table({"article_id": pa.array(article_ids, type=pa.string())})):
+        return con.execute(
+            """
+            SELECT a.article_id, a.content_hash, coalesce(a.title, ''), coalesce(a.body_text, '')
+            FROM articles AS a JOIN text_ids USING (article_id)
+            ORDER BY a.article_id
+            """
+        ).fetchall()
+
+
 def drop_tokens(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
     """Delete the keyword tokens of these articles (one pass over article_tokens)."""
     with staged(con, "stale_ids", pa.table({"article_id": pa.array(article_ids, type=pa.string())})):

@@ -32,6 +32,30 @@ def stale_signatures(con: duckdb.DuckDBPyConnection, params: str) -> list[tuple[
     ).fetchall()
 
 
+def stale_signature_ids(con: duckdb.DuckDBPyConnection, params: str) -> list[str]:
+    """The ids of `stale_signatures` (read their texts a chunk at a time with `signature_texts`)."""
+    return [row[0] for row in con.execute(
+        """
+        SELECT a.article_id
+        FROM articles AS a LEFT JOIN article_minhash AS m USING (article_id)
+        WHERE m.article_id IS NULL OR m.content_hash <> a.content_hash OR m.params <> ?
+        ORDER BY a.article_id
+        """,
+        [params],
+    ).fetchall()]
+
+
+def signature_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(article_id, content_hash, body text) of these articles."""
+    with staged(con, "text_ids", pa.table({"article_id": pa.array(article_ids, type=pa.string())})):
+        return con.execute(
+            """
+            SELECT a.article_id, a.content_hash, coalesce(a.body_text, '')
+            FROM articles AS a JOIN text_ids USING (article_id) ORDER BY a.article_id
+            """
+        ).fetchall()
+
+
 def drop_orphan_signatures(con: duckdb.DuckDBPyConnection) -> int:
     """Delete the signatures of articles that no longer exist; returns how many."""
     return con.execute(

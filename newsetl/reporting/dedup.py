@@ -23,6 +23,7 @@ from newsetl.warehouse import stories
 from newsetl.warehouse.db import transaction
 
 SCHEME = "affine32"
+TEXT_CHUNK = 2000  # articles whose texts are in memory at once
 SEED = 1
 _PRIME = np.uint64(1_000_003)
 
@@ -176,13 +177,13 @@ def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings) 
 
     Returns (signatures computed, signatures dropped).
     """
-    stale = stories.stale_signatures(con, settings.params)
+    stale = stories.stale_signature_ids(con, settings.params)
     dropped = stories.drop_orphan_signatures(con)
-    if not stale:
-        return 0, dropped
-    sigs = signatures([row[2] for row in stale], settings)
-    stories.write_signatures(con, [row[0] for row in stale], [row[1] for row in stale], settings.params,
-                             _signature_column(sigs, settings.num_perm))
+    for start in range(0, len(stale), TEXT_CHUNK):  # texts read a chunk at a time: memory flat in corpus size
+        rows = stories.signature_texts(con, stale[start:start + TEXT_CHUNK])
+        sigs = signatures([row[2] for row in rows], settings)
+        stories.write_signatures(con, [row[0] for row in rows], [row[1] for row in rows], settings.params,
+                                 _signature_column(sigs, settings.num_perm))
     return len(stale), dropped
 
 

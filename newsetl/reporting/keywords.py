@@ -85,11 +85,11 @@ def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
     """
     with transaction(con):
         changed = keywords.drop_orphans(con)
-        stale = keywords.stale_articles(con)
-        keywords.drop_tokens(con, [row[0] for row in stale])  # old tokens of changed articles, in one pass
+        stale = keywords.stale_article_ids(con)
+        keywords.drop_tokens(con, stale)  # old tokens of changed articles, in one pass
         bodies = _BodyCache()
-        for start in range(0, len(stale), CHUNK):
-            docs, tokens = _segment(stale[start:start + CHUNK], bodies)
+        for start in range(0, len(stale), CHUNK):  # texts read a chunk at a time: memory flat in corpus size
+            docs, tokens = _segment(keywords.article_texts(con, stale[start:start + CHUNK]), bodies)
             changed += keywords.write_documents(con, docs, tokens)
     return TokenRefresh(len(stale), changed)
 
