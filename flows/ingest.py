@@ -37,7 +37,7 @@ from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.db import checkpoint, writer
 from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_roots import record_roots, recorded_roots
-from newsetl.warehouse.source_files import known_hashes
+from newsetl.warehouse.source_files import known_hashes, known_stats, refresh_stats
 
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
 LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see load_batches
@@ -90,7 +90,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     stage_start = time.perf_counter()
     report("discover: listing files", 0, 0)
     zones = post_options(config, hexo_sources)  # each source's zone, body format and Hexo site config
-    known = known_hashes(con)
+    known, stats = known_hashes(con), known_stats(con)
     listing = discover_task([(s, zones[s.name].root) for s in hexo_sources])
     summary.stage_seconds["discover"] = time.perf_counter() - stage_start
     phase("discover: %d files in %d sources (%.1f s)", len(listing.files), len(hexo_sources),
@@ -103,11 +103,14 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
         total.add(load_task(con, Batch([], listing.rejects), summary.run_id))
     changed = ChangedFiles(listing.files, known,  # each file read and hashed once, lazily, batch by batch
                            {name: options.fingerprint for name, options in zones.items()},
+                           stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
     submit = submitter(prepare_task, config.encodings, zones, rules, config.limits)  # a failed batch: halves
     cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
-                                                 skipped=lambda: changed.unchanged + len(changed.rejects))
+                                                 skipped=lambda: changed.unchanged + len(changed.rejects),
+                                                 stats=changed.stat_of)
+    refresh_stats(con, changed.restat)  # files re-hashed and found unchanged (touched, copied back, --rehash)
     if changed.rejects:  # files that could not be read
         rejects.extend(changed.rejects)
         total.add(load_task(con, Batch([], changed.rejects), summary.run_id))
@@ -128,13 +131,15 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
 
 
 def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadCounts, rejects: list, run_id: str,
-                 expected: int, force: bool = False, skipped: Callable[[], int] | None = None) -> float:
+                 expected: int, force: bool = False, skipped: Callable[[], int] | None = None,
+                 stats: Callable | None = None) -> float:
     """Load batches in order as their futures finish, with a bounded window of batches in flight.
 
     `cleaned` submits lazily (a generator), so the window keeps memory flat however many posts there are.
     A `Submitted` batch whose task run failed as a whole is tried again in halves (flows/batches.py), down to
     single posts that become rejects: only a failure to write the warehouse fails the run.
-    Adds to `total` and `rejects`; returns the seconds spent loading. `force` is passed to `load_batch`.
+    Adds to `total` and `rejects`; returns the seconds spent loading. `force` and `stats` (each input file's
+    stat when hashed) are passed to `load_batch`.
     Progress (of `expected` inputs) is reported after each batch; `skipped()` counts inputs that never reach a
     batch (unchanged or unreadable files), so the bar reaches the end on a rerun too.
     """
@@ -160,7 +165,7 @@ def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadC
             in_flight.extend(islice(cleaned, 1))
             rejects.extend(batch.rejects)
             started = time.perf_counter()
-            total.add(load_task(con, batch, run_id, force=force))
+            total.add(load_task(con, batch, run_id, force=force, stats=stats))
             load_seconds += time.perf_counter() - started
             done += len(batch.items) + len(batch.rejects)
             del batch  # drop the finished batch before waiting for the next

@@ -113,9 +113,9 @@ Source = Annotated[Union[HexoDirSource, FeedSource, PostUrlsSource], Field(discr
 
 
 class RunnerConfig(Section):
-    """How parse/clean work is spread: threads (default), processes, or a Dask cluster."""
+    """How parse/clean work is spread: processes (default, one per core), threads, or a Dask cluster."""
 
-    kind: Literal["threads", "processes", "dask"] = "threads"
+    kind: Literal["threads", "processes", "dask"] = "processes"
     workers: int | None = Field(default=None, ge=1, le=256)
     dask_address: str | None = None
 
@@ -312,6 +312,7 @@ class Config(Section):
     sources: list[Source] = Field(default_factory=list)
     deployments: list[DeploymentConfig] = Field(default_factory=list)  # schedules for `newsetl serve`
     lock_wait: float = Field(default=600, ge=0)  # seconds a run waits while another run writes the warehouse
+    rehash: bool = False  # hash every post file, not only those whose size/mtime/inode changed
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")

@@ -19,7 +19,8 @@ CHILDREN = "SELECT article_id, position, kind, text FROM paragraphs ORDER BY ALL
 
 
 def test_runner_kinds_from_config() -> None:
-    assert isinstance(task_runner_for(RunnerConfig()), ThreadPoolTaskRunner)
+    assert type(task_runner_for(RunnerConfig())) is ProcessTaskRunner  # the default (issue 15)
+    assert type(task_runner_for(RunnerConfig(kind="threads"))) is ThreadPoolTaskRunner
     process = task_runner_for(RunnerConfig(kind="processes", workers=3))
     assert isinstance(process, ProcessTaskRunner) and process.workers == 3
     remote = task_runner_for(RunnerConfig(kind="dask", dask_address="tcp://127.0.0.1:8786"))

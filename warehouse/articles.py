@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -19,6 +20,9 @@ import pyarrow.compute as pc
 from newsetl.models import Batch, Reject
 from newsetl.warehouse.db import staged, transaction
 from newsetl.warehouse.schemas import REJECT_SCHEMA, SOURCE_FILE_SCHEMA, TS
+
+# (source, locator) -> (size, mtime_ns, inode, hash_salt) of the file when it was hashed, or None
+StatOf = Callable[[str, str], "tuple[int, int, int, str] | None"]
 
 
 @dataclass(slots=True)
@@ -62,12 +66,23 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, verb: st
             con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM load_stage")
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force: bool = False) -> LoadCounts:
+def _stat_columns(stats: StatOf | None, source: str, locator: str) -> dict:
+    """The stat columns of a `source_files` row (migration 009); all NULL when the stat is unknown."""
+    stat = stats(source, locator) if stats is not None else None
+    if stat is None:
+        return {"mtime_ns": None, "inode": None, "hash_salt": None}
+    size, mtime_ns, inode, salt = stat
+    return {"size": size, "mtime_ns": mtime_ns, "inode": inode, "hash_salt": salt}
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force: bool = False,
+               stats: StatOf | None = None) -> LoadCounts:
     """Upsert a cleaned Batch and record its Rejects, in one transaction.
 
     A cleaned batch (newsetl/posts/tables.py `cleaned_batch`) holds `ArticleKey`s as items and its
     `ArticleTables` (articles, paragraphs, images) as `tables`.
-    `force` rewrites articles whose content did not change (backfill and reprocessing).
+    `force` rewrites articles whose content did not change (backfill and reprocessing). `stats(source,
+    locator)` gives the stat each input file had when it was hashed (newsetl.posts.discover.ChangedFiles.stat_of).
     """
     now = datetime.now(timezone.utc)
     articles = batch.items  # ArticleKey: article_id, content_hash, source, locator, file_hash
@@ -101,10 +116,12 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
             _insert(con, "paragraphs", _only(tables.paragraphs, ids))
             _insert(con, "article_images", _only(tables.images, ids))
         state = [{"source": a.source, "locator": a.locator, "file_hash": a.file_hash, "size": None,
-                  "article_id": a.article_id, "status": "loaded", "run_id": run_id, "seen_at": now}
+                  "article_id": a.article_id, "status": "loaded", "run_id": run_id, "seen_at": now,
+                  **_stat_columns(stats, a.source, a.locator)}
                  for a in articles]
         state += [{"source": r.source, "locator": r.locator, "file_hash": r.file_hash, "size": r.size,
-                   "article_id": None, "status": "rejected", "run_id": run_id, "seen_at": now}
+                   "article_id": None, "status": "rejected", "run_id": run_id, "seen_at": now,
+                   **_stat_columns(stats, r.source, r.locator)}
                   for r in rejects if r.file_hash]
         _insert(con, "source_files", _table(state, SOURCE_FILE_SCHEMA), "INSERT OR REPLACE")
         _insert(con, "rejects", _table([{"run_id": run_id, "source": r.source, "locator": r.locator,

@@ -34,7 +34,8 @@ ARTICLE_IMAGE_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.i
 
 SOURCE_FILE_SCHEMA = pa.schema([("source", pa.string()), ("locator", pa.string()), ("file_hash", pa.string()),
                                 ("size", pa.int64()), ("article_id", pa.string()), ("status", pa.string()),
-                                ("run_id", pa.string()), ("seen_at", TS)])
+                                ("run_id", pa.string()), ("seen_at", TS),
+                                ("mtime_ns", pa.int64()), ("inode", pa.uint64()), ("hash_salt", pa.string())])  # 009
 
 REJECT_SCHEMA = pa.schema([("run_id", pa.string()), ("source", pa.string()), ("locator", pa.string()),
                            ("stage", pa.string()), ("error", pa.string()), ("seen_at", TS)])

@@ -3,20 +3,35 @@
 Listing is cheap (names only). `ChangedFiles` reads each file once, hashes its bytes and keeps new or changed
 files with their bytes attached (`InputRef.data`), so the worker never reads a file a second time; unchanged
 files are counted and dropped. It is a generator consumed batch by batch, so only the batches in flight hold
-file bytes in memory.
+file bytes in memory. A file whose stat (size, mtime_ns, inode) is the one recorded with its hash is not even
+read: a no-op rerun over 20k posts stats them and reads none (`--rehash` / `rehash: true` reads them all).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from newsetl.config import HexoDirSource
 from newsetl.models import InputRef, Reject
 from newsetl.posts.links import screen
+
+
+RACY_SECONDS = 2.0  # mtimes this close to the scan are not trusted (coarse file-system clocks)
+
+
+class FileStat(NamedTuple):
+    """What a file's stat was when its bytes were hashed, and the source salt mixed into that hash."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    salt: str
 
 
 @dataclass(slots=True)
@@ -73,37 +88,64 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
 class ChangedFiles:
     """Iterate the new or changed files of a listing, each read once and hashed, with its bytes attached.
 
-    `known` maps (source, locator) to the last ingested hash. After the iteration, `unchanged` counts the
-    files skipped and `rejects` holds the files that could not be read.
+    `known` maps (source, locator) to the last ingested hash. A file whose stat (size, mtime_ns, inode) and
+    source salt equal the ones recorded with that hash (`stats`) is counted unchanged without being read,
+    as git's index does; every other file is read and hashed. `rehash` hashes every file regardless.
+    After the iteration, `unchanged` counts the files skipped (`unread` of them by stat alone), `rejects`
+    holds the files that could not be read, and `restat` the new stat of unchanged files that were re-hashed.
+    `stat_of` is the stat to record with a file's hash (None when its mtime is too recent to trust).
     """
 
     def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str],
-                 salts: dict[str, str] | None = None, max_bytes: int | None = None) -> None:
+                 salts: dict[str, str] | None = None,
+                 stats: dict[tuple[str, str], FileStat] | None = None, rehash: bool = False,
+                 max_bytes: int | None = None) -> None:
         self.files = files
         self.max_bytes = max_bytes  # bigger files are rejected by their stat size, never read
         self.known = known
         self.salts = salts or {}  # source -> its Hexo site settings' fingerprint, mixed into each file's hash
+        self.stats = stats or {}
+        self.rehash = rehash
         self.changed = 0
         self.unchanged = 0
+        self.unread = 0
         self.rejects: list[Reject] = []
+        self.restat: dict[tuple[str, str], FileStat | None] = {}
+        self._seen: dict[tuple[str, str], FileStat | None] = {}
+        # A file modified within RACY_SECONDS of now could change again within the same mtime tick unseen:
+        # its stat is not recorded, so the next run hashes it again (git's "racily clean" entries).
+        self._racy_from = time.time_ns() - int(RACY_SECONDS * 1e9)
+
+    def stat_of(self, source: str, locator: str) -> FileStat | None:
+        return self._seen.get((source, locator))
 
     def __iter__(self) -> Iterator[InputRef]:
         for f in self.files:
+            key = (f.source, f.locator)
+            salt = self.salts.get(f.source) or ""
             try:
-                size = f.path.stat().st_size
-                if self.max_bytes is not None and size > self.max_bytes:
-                    self.rejects.append(Reject(f.source, f.locator, "read", f"too large: {size:,} bytes "
+                st = os.stat(f.path)
+                stat = FileStat(st.st_size, st.st_mtime_ns, st.st_ino, salt)
+                if not self.rehash and key in self.known and self.stats.get(key) == stat:
+                    self.unchanged += 1
+                    self.unread += 1
+                    continue
+                if self.max_bytes is not None and st.st_size > self.max_bytes:
+                    self.rejects.append(Reject(f.source, f.locator, "read", f"too large: {st.st_size:,} bytes "
                                                                             f"(limit {self.max_bytes:,})"))
                     continue
                 data = f.path.read_bytes()
             except OSError as exc:
                 self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
                 continue
-            salt = self.salts.get(f.source)
+            trusted = stat if stat.mtime_ns < self._racy_from and stat.size == len(data) else None
             digest = hash_bytes(data + b"\0" + salt.encode()) if salt else hash_bytes(data)
-            if self.known.get((f.source, f.locator)) == digest:
+            if self.known.get(key) == digest:
                 self.unchanged += 1
+                if self.stats.get(key) != trusted:
+                    self.restat[key] = trusted
                 continue
+            self._seen[key] = trusted
             self.changed += 1
             yield InputRef(f.source, "hexo_dir", f.locator, str(f.path), digest, len(data), data=data)
 
