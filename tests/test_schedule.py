@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -108,8 +109,8 @@ def test_served_interval_deployment_runs_and_loads(tmp_path: Path, prefect_serve
     # the served run's logs reached the server at INFO (the UI's Logs tab): the ingest's phase lines with counts
     load_lines = _wait(lambda: [m for m in _log_messages(prefect_server) if m.startswith("load: ")], 30,
                        "the served run's logs")
-    assert load_lines[0].startswith("load: 15 files read, 15 new, 0 updated, 0 unchanged, 0 rejected (")
-    assert any(m.startswith("discover: 15 files in 1 sources") for m in _log_messages(prefect_server))
+    assert re.match(rf"load: \d+ files read, {runs[0][2]} new, 0 updated, 0 unchanged, 0 rejected \(", load_lines[0])
+    assert any(re.match(r"discover: \d+ files in 1 sources", m) for m in _log_messages(prefect_server))
     assert rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM articles")[0][0] == 15
 
 

@@ -29,10 +29,10 @@ def test_run_writes_artifact_with_counts_stages_and_sources(tmp_path: Path) -> N
 
     artifacts = dict(asyncio.run(_artifacts(summary["flow_run_id"])))
     markdown = artifacts["ingest-run-summary"]
-    assert f"# newsetl ingest run `{summary['run_id']}`: completed" in markdown
-    assert "| 16 | 15 | 0 | 0 | 1 |" in markdown  # discovered, new, updated, unchanged, rejected
+    assert f"# newsetl run `{summary['run_id']}`: completed" in markdown
+    assert "| 16 | 15 | 0 | 0 | 1 | " in markdown  # discovered, new, updated, unchanged, rejected, duration (s)
     assert "## Time per stage" in markdown and "| discover |" in markdown
-    assert "| read: not a text file (contains NUL bytes) | 1 |" in markdown
+    assert "| read | not a text file (contains NUL bytes) | 1 |" in markdown
     assert "## Per source\n\n| source | new or updated | rejected |\n|---|---:|---:|\n| posts | 15 | 1 |" in markdown
     assert rows(tmp_path / "wh.duckdb", "SELECT run_id, flow_run_id, status, discovered, new, rejected "
                                         "FROM ingest_runs") == [
