@@ -16,7 +16,8 @@ from typing import Callable
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
 from newsetl.cli.outcome import (EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, LOG_FORMATS, error, finish,
-                                 format_from_argv, is_json, json_terminal_logs, note, set_log_format)
+                                 format_from_argv, is_json, json_terminal_logs, note, quiet_expected_errors,
+                                 set_log_format)
 from newsetl.cli.output import configure_logging, flow_run_link, progress_bar, write_rows
 from newsetl.cli.images import add_commands as add_images_commands
 from newsetl.cli.reporting import add_commands as add_reporting_commands
@@ -203,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, environ=os.environ)  # flag > NEWSETL_* environment > file > default
         if args.warehouse is not None:
             config.warehouse = args.warehouse.resolve()
-        if is_json() and args.command in ("ingest", "backfill", "reprocess", "images", "serve"):
-            json_terminal_logs()
+        if args.command in ("ingest", "backfill", "reprocess", "images", "serve"):  # commands that run flows
+            quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
+            if is_json():
+                json_terminal_logs()
         return args.handler(args, config)
     except NewsetlError as exc:
         return error(str(exc), exc.exit_code)

@@ -96,6 +96,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, ensure_ascii=False, default=str)
 
 
+class _Stderr(logging.StreamHandler):
+    """A stream handler on whatever `sys.stderr` is when a record is written (not when the handler was made)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class _NotExpectedErrors(logging.Filter):
+    """Drops log records of expected errors (NewsetlError): the CLI prints those as its one `error:` line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from newsetl.errors import NewsetlError
+
+        return not (record.exc_info and isinstance(record.exc_info[1], NewsetlError))
+
+
+def _terminal_handlers() -> list[tuple[logging.Logger, logging.Handler]]:
+    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+                                       if name.startswith("prefect")]
+    return [(logger, handler) for logger in loggers for handler in list(logger.handlers)
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)]
+
+
+def quiet_expected_errors() -> None:
+    """Keep Prefect's terminal log of a flow run that raised a NewsetlError (a busy or unreadable warehouse, bad
+    input) off the terminal: the CLI says it in one line, and the record still reaches Prefect's API."""
+    import prefect  # noqa: F401  (configures Prefect's logging)
+
+    for _, handler in _terminal_handlers():
+        if not any(isinstance(f, _NotExpectedErrors) for f in handler.filters):
+            handler.addFilter(_NotExpectedErrors())
+
+
 def json_terminal_logs() -> None:
     """Replace every terminal handler of Prefect's loggers (and the root's) with a JSON-lines one on stderr.
 
@@ -104,15 +142,11 @@ def json_terminal_logs() -> None:
     """
     import prefect  # noqa: F401  (configures Prefect's logging)
 
-    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
-                                       if name.startswith("prefect")]
-    for logger in loggers:
-        for handler in list(logger.handlers):
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                replacement = logging.StreamHandler(sys.stderr)
-                replacement.setLevel(handler.level)
-                replacement.setFormatter(JsonFormatter())
-                for item in handler.filters:
-                    replacement.addFilter(item)
-                logger.removeHandler(handler)
-                logger.addHandler(replacement)
+    for logger, handler in _terminal_handlers():
+        replacement = _Stderr()
+        replacement.setLevel(handler.level)
+        replacement.setFormatter(JsonFormatter())
+        for item in handler.filters:
+            replacement.addFilter(item)
+        logger.removeHandler(handler)
+        logger.addHandler(replacement)
