@@ -14,6 +14,8 @@ from itertools import chain
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 
+from pathlib import Path
+
 import duckdb
 from prefect import flow, get_run_logger
 
@@ -30,6 +32,7 @@ from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.runs import RunSummary
 from newsetl.warehouse.articles import LoadCounts, select_for_backfill
 from newsetl.warehouse.db import writer
+from newsetl.warehouse.source_roots import recorded_roots
 
 
 @dataclass(slots=True)
@@ -66,11 +69,21 @@ def select_articles(con: duckdb.DuckDBPyConnection, sel: Selection, zone: str) -
         source=sel.source, rules_other_than=sel.rules_older_than)
 
 
+def hexo_sources(con: duckdb.DuckDBPyConnection, config: Config) -> list[HexoDirSource]:
+    """The configured hexo_dir sources, plus the roots `newsetl ingest PATH` recorded (`source_roots`)."""
+    sources = [s for s in config.sources if isinstance(s, HexoDirSource)]
+    names = {s.name for s in sources}
+    for root, name in sorted(recorded_roots(con).items()):
+        if name not in names:
+            sources.append(HexoDirSource(name=name, path=Path(root)))
+            names.add(name)
+    return sources
+
+
 def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
                   selected: list[tuple[str, str, str]]) -> Targets:
     """The selected articles' cached raw input: post files for Hexo folders, `raw_posts` for remote ones."""
-    roots = {name: options.root for name, options in
-             post_options(config, [s for s in config.sources if isinstance(s, HexoDirSource)]).items()}
+    roots = {name: options.root for name, options in post_options(config, hexo_sources(con, config)).items()}
     remote = cached_posts(con, [(s, loc) for s, kind, loc in selected if kind != "hexo_dir"])
     out = Targets()
     for source, source_type, locator in selected:
@@ -116,7 +129,7 @@ def backfill(config: Config, selection: Selection) -> dict:
 
 def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary) -> None:
     started = time.perf_counter()
-    zones = post_options(config, [s for s in config.sources if isinstance(s, HexoDirSource)])
+    zones = post_options(config, hexo_sources(con, config))
     size = config.batch_size
     prepare = submitter(prepare_task, config.encodings, zones, rules, config.limits)  # a failed batch: halves
     clean = submitter(clean_task, rules, config.limits)

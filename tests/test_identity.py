@@ -57,6 +57,13 @@ def test_child_then_parent_then_one_file_is_one_article_per_file(tmp_path: Path)
     assert rows(tmp_path / "wh.duckdb", "SELECT source, root FROM source_roots ORDER BY source") == [
         ("posts", str(posts)), ("金融", str(posts / "金融"))]
 
+    # Backfill finds the post files of ad-hoc sources through their recorded roots: all 15 re-read, none missing.
+    assert main(["backfill", "--since", "2000-01-01", "--config", str(config)]) == 0
+    run = rows(tmp_path / "wh.duckdb", "SELECT status, discovered, rejected FROM ingest_runs "
+                                       "ORDER BY started_at DESC LIMIT 1")[0]
+    assert run == ("completed", 15, 0)
+    assert _articles(tmp_path) == articles
+
 
 def test_a_path_under_a_configured_source_is_that_source(tmp_path: Path) -> None:
     posts, config = _setup(tmp_path, [{"type": "hexo_dir", "name": "archive", "path": "archive/posts"}])
