@@ -25,7 +25,7 @@ from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.flows.batches import submitter
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
-from newsetl.posts.options import post_options
+from newsetl.posts.sources import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run, run_state

@@ -21,7 +21,7 @@ from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
 from newsetl.posts.discover import ChangedFiles
-from newsetl.posts.options import count_drafts, post_options
+from newsetl.posts.sources import count_drafts, post_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, submitter

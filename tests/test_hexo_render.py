@@ -16,7 +16,8 @@ from newsetl.posts.discover import discover_sources
 from newsetl.posts.hexo_site import load_site
 from newsetl.posts.hexo_tags import TagContext
 from newsetl.posts.markdown import detect_format, render_fragment
-from newsetl.posts.options import PostOptions, post_options
+from newsetl.posts.options import PostOptions
+from newsetl.posts.sources import post_options
 from newsetl.posts.parse import parse_post_text
 from newsetl.posts.pipeline import prepare_batch
 from newsetl.rules import load_rules

@@ -20,7 +20,7 @@ from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob
 from newsetl.images.urls import LOCAL_SCHEME
 from newsetl.posts.hexo_post import resolve_local, split_local_key
-from newsetl.posts.options import local_roots
+from newsetl.posts.sources import local_roots
 from newsetl.warehouse.images import plan_rows
 
 
