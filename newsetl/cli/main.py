@@ -7,6 +7,7 @@ Expected errors print one line. Settings: command-line flag > NEWSETL_* environm
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -75,6 +76,8 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
 
     if args.images is not None:
         config.images.enabled = args.images
+    if args.rehash:
+        config.rehash = True
     if not args.paths and not config.sources:
         raise UsageError("nothing to ingest: give PATH arguments or list sources in newsetl.yaml")
     started = time.perf_counter()
@@ -165,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="download images (default: images.enabled)")
     ingest.add_argument("--no-images", dest="images", action="store_false",
                         help="record image URLs as pending, fetch nothing")
+    ingest.add_argument("--rehash", action="store_true",
+                        help="read and hash every post file, also those whose size, mtime and inode are unchanged")
     ingest.set_defaults(handler=cmd_ingest)
 
     query = sub.add_parser("query", parents=[common], help="run read-only SQL against the warehouse")
@@ -188,6 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that run flows, and the module each imports: it is imported while the Prefect API starts.
+FLOW_MODULES = {"ingest": "newsetl.flows.ingest", "backfill": "newsetl.flows.backfill",
+                "reprocess": "newsetl.flows.backfill", "images": "newsetl.flows.images"}
+
+
+def _private_api_ready(flow_module: str) -> None:
+    """Start a private Prefect API unless one is configured, import `flow_module` meanwhile, wait for it.
+
+    The server boots on the other core while this process imports Prefect and the flows, and it dies with
+    this process however it ends (newsetl/runtime/prefect_server.py).
+    """
+    from newsetl.runtime.prefect_server import start_private_api, wait_for_private_api
+
+    start_private_api()
+    importlib.import_module(flow_module)
+    wait_for_private_api()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (0 completed, 3 partial, 1 failed, 2 usage or config)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -204,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, environ=os.environ)  # flag > NEWSETL_* environment > file > default
         if args.warehouse is not None:
             config.warehouse = args.warehouse.resolve()
+        if args.command in FLOW_MODULES:
+            _private_api_ready(FLOW_MODULES[args.command])
         if args.command in ("ingest", "backfill", "reprocess", "images", "serve"):  # commands that run flows
             quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
             if is_json():
