@@ -20,7 +20,7 @@ from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
 from newsetl.posts import captions, notes, promo
 from newsetl.posts.sanitize import sanitize_html
-from newsetl.posts.limits import DEFAULT_LIMITS, check_time, file_hash_for, parse_html, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, check_time, parse_html, reason
 from newsetl.posts.tables import cleaned_batch
 
 BLOCK_TAGS = frozenset(
@@ -493,7 +493,7 @@ def with_hexo_fields(post: ParsedPost, cleaner: _Cleaner, article: Article) -> A
 
 def clean_posts(batch: Batch, site_rules: SiteRules, limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
     """Clean a Batch of ParsedPosts into a batch ready to load; a post that fails, whatever it raises,
-    becomes a Reject (a post over its time budget one with no file hash, so the next run tries it again)."""
+    becomes a Reject (and one over its time budget, newsetl/posts/limits.py)."""
     articles: list[Article] = []
     rejects = list(batch.rejects)
     for post in batch.items:
@@ -503,7 +503,7 @@ def clean_posts(batch: Batch, site_rules: SiteRules, limits: LimitsConfig = DEFA
             check_time(started, "clean", limits)
             articles.append(article)
         except RejectError as exc:
-            rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, file_hash_for(exc, post.file_hash)))
+            rejects.append(Reject(post.source, post.locator, exc.stage, exc.reason, post.file_hash))
         except Exception as exc:  # noqa: BLE001 - one post's failure never stops the batch
             rejects.append(Reject(post.source, post.locator, "clean", reason(exc), post.file_hash))
     return cleaned_batch(articles, rejects, skipped=batch.skipped)

@@ -8,7 +8,9 @@ Posts come from outside, so every step has a ceiling (config `limits:`, `LimitsC
 * HTML: at most `max_html_elements` elements; XML-incompatible control characters are dropped; elements nested deeper
   than `max_html_depth` are flattened (their text kept), where libxml2 would otherwise silently drop
   everything below depth 256 (2048 with `huge_tree`);
-* time: a post whose read, parse or clean step took longer than `post_seconds` is a reject.
+* time: a post whose read, parse or clean step took longer than `post_seconds` is a reject. It is measured,
+  not preempted (no thread can stop C code), and remembered like any bad post (by its file hash), so an
+  unchanged slow file costs nothing on the next run.
 
 Anything else a post raises becomes a reject with the exception's type and first line (`reason`).
 """
@@ -50,21 +52,11 @@ def reason(exc: BaseException) -> str:
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
 
 
-class OverBudget(RejectError):
-    """A post over its time budget: rejected, but not remembered as bad (timing depends on the machine's load),
-    so the next run tries it again."""
-
-
 def check_time(started: float, stage: str, limits: LimitsConfig) -> None:
     """Reject a post whose `stage` (started at `started`, a perf_counter value) took longer than allowed."""
     spent = time.perf_counter() - started
     if spent > limits.post_seconds:
-        raise OverBudget(stage, f"over the time budget: {stage} took {spent:.1f} s (limit {limits.post_seconds:g} s)")
-
-
-def file_hash_for(exc: RejectError, file_hash: str | None) -> str | None:
-    """The file hash a reject records (which makes it sticky until the file changes); none when over budget."""
-    return None if isinstance(exc, OverBudget) else file_hash
+        raise RejectError(stage, f"over the time budget: {stage} took {spent:.1f} s (limit {limits.post_seconds:g} s)")
 
 
 def check_size(size: int, limits: LimitsConfig) -> None:

@@ -15,7 +15,7 @@ from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.posts import hexo_post
-from newsetl.posts.limits import DEFAULT_LIMITS, check_time, file_hash_for, load_front_matter, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, check_time, load_front_matter, reason
 from newsetl.posts.options import PostOptions, as_options
 
 # The generator escaped every brace in the whole file; undo it before anything else reads the text.
@@ -159,7 +159,7 @@ def parse_posts(batch: Batch, zones: dict[str, ZoneInfo | PostOptions],
             skipped += 1
         except RejectError as exc:
             rejects.append(Reject(raw.ref.source, raw.ref.locator, exc.stage, exc.reason,
-                                  file_hash_for(exc, raw.ref.file_hash), raw.ref.size))
+                                  raw.ref.file_hash, raw.ref.size))
         except Exception as exc:  # noqa: BLE001 - one post's failure never stops the batch
             rejects.append(Reject(raw.ref.source, raw.ref.locator, "parse", reason(exc),
                                   raw.ref.file_hash, raw.ref.size))

@@ -8,7 +8,7 @@ import time
 from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, RawPost, Reject
-from newsetl.posts.limits import DEFAULT_LIMITS, check_size, check_time, file_hash_for, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, check_size, check_time, reason
 
 # A byte-order mark names its encoding unambiguously (UTF-32 first: its LE mark starts like UTF-16's).
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
@@ -55,7 +55,7 @@ def read_inputs(refs: list[InputRef], encodings: list[str], limits: LimitsConfig
                                   ref.file_hash, ref.size))
         except RejectError as exc:
             rejects.append(Reject(ref.source, ref.locator, exc.stage, exc.reason,
-                                  file_hash_for(exc, ref.file_hash), ref.size))
+                                  ref.file_hash, ref.size))
         except Exception as exc:  # noqa: BLE001 - one post's failure never stops the batch
             rejects.append(Reject(ref.source, ref.locator, "read", reason(exc), ref.file_hash, ref.size))
     return Batch(raws, rejects)
