@@ -2,14 +2,17 @@
 
 The step functions turn whatever one post raises into a reject, so a whole batch task fails only when
 something outside them goes wrong: a worker process dies (a crash in a C library, the OOM killer), the task
-times out after its retries, a runner loses its worker. Then nothing is lost and the run goes on: the batch is
-split in two and each half submitted again (without retries); a half that fails again is split again, until
-the one post that cannot be prepared is a `prepare` reject with the reason. Its reject records no file hash,
-so the next run tries it again. k bad posts in a batch of n cost O(k log n) extra task runs.
+times out after its retries, a runner loses its worker. Then nothing is lost and the run goes on: once the
+other batches in flight have finished, the failed batch is split in two and each half run again (no retries),
+one task run at a time; a half that fails again is split again, down to the one post that cannot be
+prepared, which becomes a `prepare` reject with the reason and no file hash (so the next run tries it again).
+One task run at a time, because a dying worker process takes its whole pool down: a post that shared the
+pool with it at that moment would be lost for nothing. k bad posts in a batch of n cost O(k log n) task runs.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,31 +25,41 @@ from newsetl.posts.limits import reason
 
 @dataclass(slots=True)
 class Submitted:
-    """A batch task run in flight: its future, its inputs, and how to submit part of them again."""
+    """A batch task run in flight: its future, its inputs, and how to run part of them again (`again`)."""
 
     future: PrefectFuture
     inputs: Batch
-    again: Callable[[Batch], "Submitted"]
+    again: Callable[[Batch], PrefectFuture]
 
-    def outcome(self) -> tuple[Batch | None, list["Submitted"]]:
-        """(the prepared batch, []) or, when the task run failed, (None, its halves submitted again) or
-        (a batch of rejects, []) for a single post that failed alone."""
+    def outcome(self) -> tuple[Batch | None, Exception | None]:
+        """(the prepared batch, None), or (None, the exception) when the task run failed as a whole."""
         try:
-            return self.future.result(), []
+            return self.future.result(), None
         except Exception as exc:  # noqa: BLE001 - whatever killed the batch, its posts are not lost
-            items = self.inputs.items
-            get_run_logger().warning("a batch of %d posts failed as a whole (%s); trying again in halves"
-                                     if len(items) > 1 else "post %s could not be prepared (%s)",
-                                     len(items) if len(items) > 1 else _locator(items[0]), reason(exc))
-            if len(items) > 1:
-                half = len(items) // 2
-                return None, [self.again(Batch(items[:half])), self.again(Batch(items[half:]))]
-            return Batch([], [Reject(items[0].source, items[0].locator, "prepare",
-                                     f"its task failed alone: {reason(exc)}")]), []
+            return None, exc
 
-
-def _locator(item: object) -> str:
-    return getattr(item, "locator", "?")
+    def isolate(self, failure: Exception) -> list[Batch]:
+        """Prepare the inputs again in halves, one task run at a time, down to the posts that fail alone:
+        the prepared parts, then one batch with a `prepare` reject for each post that failed alone."""
+        logger = get_run_logger()
+        logger.warning("a batch of %d posts failed as a whole (%s); trying it again in halves",
+                       len(self.inputs.items), reason(failure))
+        parts: list[Batch] = []
+        rejects: list[Reject] = []
+        todo: deque[tuple[list, Exception]] = deque([(self.inputs.items, failure)])
+        while todo:
+            items, error = todo.popleft()
+            if len(items) == 1:
+                logger.warning("post %s could not be prepared: %s", items[0].locator, reason(error))
+                rejects.append(Reject(items[0].source, items[0].locator, "prepare",
+                                      f"its task failed alone: {reason(error)}"))
+                continue
+            for half in (items[:len(items) // 2], items[len(items) // 2:]):
+                try:
+                    parts.append(self.again(Batch(half)).result())
+                except Exception as exc:  # noqa: BLE001
+                    todo.append((half, exc))
+        return parts + ([Batch([], rejects)] if rejects else [])
 
 
 def submitter(task: Task, *args: object) -> Callable[[Batch], Submitted]:
@@ -54,8 +67,14 @@ def submitter(task: Task, *args: object) -> Callable[[Batch], Submitted]:
     submitted again with no retries (the whole batch already had them)."""
     once = task.with_options(retries=0)
 
-    def submit(inputs: Batch, retry: bool = True) -> Submitted:
-        return Submitted((task if retry else once).submit(inputs, *args), inputs,
-                         lambda part: submit(part, retry=False))
+    def submit(inputs: Batch) -> Submitted:
+        return Submitted(task.submit(inputs, *args), inputs, lambda part: once.submit(part, *args))
 
     return submit
+
+
+def wait_all(pending: list) -> None:
+    """Wait until every future (or Submitted) in `pending` has finished, whatever its outcome (Batches are done)."""
+    for item in pending:
+        if not isinstance(item, Batch):
+            (item.future if isinstance(item, Submitted) else item).wait()

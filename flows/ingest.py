@@ -24,7 +24,7 @@ from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.sources import count_drafts, post_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
-from newsetl.flows.batches import Submitted, submitter
+from newsetl.flows.batches import Submitted, submitter, wait_all
 from newsetl.flows.remote import remote_step
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
@@ -143,7 +143,7 @@ def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadC
     Progress (of `expected` inputs) is reported after each batch; `skipped()` counts inputs that never reach a
     batch (unchanged or unreadable files), so the bar reaches the end on a rerun too.
     """
-    in_flight: deque[PrefectFuture | Submitted] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
+    in_flight: deque[PrefectFuture | Submitted | Batch] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
     done = 0
     load_seconds = 0.0
     report("load", 0, expected)
@@ -154,10 +154,13 @@ def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadC
     try:
         while in_flight:
             pending = in_flight.popleft()
-            if isinstance(pending, Submitted):
-                batch, again = pending.outcome()
-                if batch is None:  # failed as a whole: its halves go first, nothing else is submitted meanwhile
-                    in_flight.extendleft(reversed(again))
+            if isinstance(pending, Batch):  # a part of a batch that failed as a whole, prepared again
+                batch = pending
+            elif isinstance(pending, Submitted):
+                batch, failure = pending.outcome()
+                if batch is None:  # failed as a whole: when the others in flight are done, again in halves
+                    wait_all(in_flight)
+                    in_flight.extendleft(reversed(pending.isolate(failure)))
                     continue
             else:
                 batch = pending.result()

@@ -250,3 +250,34 @@ def test_a_batch_task_that_fails_as_a_whole_loses_only_the_post_that_kills_it(tm
     assert accounted(summary)
     assert rows(config.resolve(config.warehouse), "SELECT locator, stage, error FROM rejects") == [
         (KR, "prepare", "its task failed alone: MemoryError: worker ran out of memory")]
+
+
+def test_a_worker_process_that_dies_on_one_post_costs_only_that_post(tmp_path, posts_dir):
+    from prefect import flow, task
+
+    from newsetl.flows.batches import submitter
+    from newsetl.flows.ingest import input_batches, load_batches
+    from newsetl.flows.runners import ProcessTaskRunner
+    from newsetl.posts.discover import ChangedFiles
+    from newsetl.warehouse.articles import LoadCounts
+    from newsetl.warehouse.db import writer
+    from wild_worker_funcs import prepare_or_die
+
+    (posts_dir / "killer.md").write_bytes(post())
+    source = HexoDirSource(name="posts", path=posts_dir)
+    prepare = task(prepare_or_die, name="read-parse-clean", retries=1, retry_delay_seconds=0)
+
+    @flow(name="worker-death-test", task_runner=ProcessTaskRunner(2))
+    def run() -> tuple[LoadCounts, list]:
+        with writer(tmp_path / "wh.duckdb") as con:
+            changed = ChangedFiles(list_sources([(source, posts_dir)]).files, {})
+            submit = submitter(prepare, ["utf-8"], {"posts": ZoneInfo("UTC")}, RULES, LimitsConfig())
+            total, rejects = LoadCounts(), []
+            load_batches(con, (submit(b) for b in input_batches(changed, 4)), total, rejects, "run", 16)
+            return total, rejects
+
+    total, rejects = run()
+    assert (total.new, total.rejected) == (15, 1)
+    assert [(r.locator, r.stage) for r in rejects] == [("killer.md", "prepare")]
+    assert rejects[0].error.startswith("its task failed alone: BrokenProcessPool") and rejects[0].file_hash is None
+    assert rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM articles") == [(15,)]
