@@ -34,7 +34,7 @@ from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.posts.roots import sources_for_paths as path_sources
 from newsetl.runs import RunSummary
 from newsetl.warehouse.articles import LoadCounts
-from newsetl.warehouse.db import checkpoint, writer
+from newsetl.warehouse.db import checkpoint, limit_memory, writer
 from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_roots import record_roots, recorded_roots
 from newsetl.warehouse.source_files import known_hashes, known_stats, refresh_stats
@@ -71,6 +71,7 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
     hexo_sources = [] if paths else [s for s in config.sources if isinstance(s, HexoDirSource)]
     summary = begin_run(sources=[s.name for s in hexo_sources])
     with writer(config.resolve(config.warehouse)) as con, recorded_run(con, summary):
+        limit_memory(con, config.memory_limit)  # DuckDB's buffer pool, not 80 % of the RAM
         if paths:  # ad-hoc paths: their source depends on the configured and recorded roots
             hexo_sources = sources_for_paths(paths, config, con)
             summary.sources = sorted({s.name for s in hexo_sources})

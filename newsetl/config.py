@@ -313,6 +313,7 @@ class Config(Section):
     deployments: list[DeploymentConfig] = Field(default_factory=list)  # schedules for `newsetl serve`
     lock_wait: float = Field(default=600, ge=0)  # seconds a run waits while another run writes the warehouse
     rehash: bool = False  # hash every post file, not only those whose size/mtime/inode changed
+    memory_limit: str | None = Field(default="512MB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$")  # DuckDB's cache
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("timezone")

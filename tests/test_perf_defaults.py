@@ -87,3 +87,21 @@ def test_recent_files_are_hashed_again(tmp_path: Path) -> None:
     stats = dict(rows(warehouse, "SELECT locator, mtime_ns FROM source_files"))
     assert stats[fresh.relative_to(posts).as_posix()] is None
     assert sum(v is not None for v in stats.values()) == len(files) - 1
+
+
+def test_memory_limit_caps_duckdb(tmp_path: Path) -> None:
+    import duckdb
+    import pytest
+
+    from newsetl.config import config_from_dict
+    from newsetl.errors import ConfigError, NewsetlError
+    from newsetl.warehouse.db import limit_memory
+
+    assert Config().memory_limit == "512MB"
+    con = duckdb.connect(str(tmp_path / "m.duckdb"))
+    limit_memory(con, "256MB")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "244.1 MiB"  # DuckDB reports 256 MB (10^6) in MiB
+    with pytest.raises(NewsetlError):
+        limit_memory(con, "1; DROP TABLE x")
+    with pytest.raises(ConfigError):
+        config_from_dict({"memory_limit": "lots"}, base_dir=tmp_path)

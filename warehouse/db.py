@@ -132,6 +132,21 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)$", re.IGNORECASE)
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, limit: str | None) -> None:
+    """Cap DuckDB's buffer pool (cached blocks and intermediates; beyond it DuckDB spills to temp files).
+
+    Without a cap DuckDB may keep up to 80 % of the machine's RAM cached; a run's writer does not need that.
+    """
+    if limit is None:
+        return
+    if not MEMORY_LIMIT.match(limit.strip()):
+        raise NewsetlError(f"bad warehouse memory limit {limit!r} (e.g. 512MB, 2GB)")
+    con.execute(f"SET memory_limit = '{limit.strip()}'")
+
+
 def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
     """Fold the write-ahead log into the warehouse file (done once, at the end of a run)."""
     con.execute("CHECKPOINT")
