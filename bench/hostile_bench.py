@@ -93,8 +93,8 @@ def report(warehouse: Path, wall: float, main_mb: float, tree_mb: float, label: 
         deep = con.execute("SELECT char_count, body_text LIKE '%深处的文字 deep text%之后的段落 after%' FROM articles "
                            "WHERE locator = 'nasties/deep-100k.md'").fetchall()
     balanced = discovered == new + updated + unchanged + rejected + skipped
-    print(f"{label}: {wall:.1f} s wall ({seconds:.1f} s in the flow run, the rest is Prefect's API start-up), peak RSS {main_mb:.0f} MB (newsetl) / {tree_mb:.0f} MB (with Prefect's "
-          f"API and workers), status {status}")
+    print(f"{label}: {wall:.1f} s wall ({seconds:.1f} s in the flow run, the rest is Prefect's API start-up), "
+          f"peak RSS {main_mb:.0f} MB (newsetl) / {tree_mb:.0f} MB (with Prefect's API and workers), status {status}")
     print(f"  discovered {discovered} = new {new} + updated {updated} + unchanged {unchanged} + rejected {rejected}"
           f" + skipped {skipped}: {'exact' if balanced else 'DOES NOT ADD UP'}")
     print("  rejects by stage: " + ", ".join(f"{stage} {count}" for stage, count in stages))

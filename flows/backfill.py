@@ -23,6 +23,7 @@ from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.flows.batches import submitter
+from newsetl.posts.limits import PostLimits
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import hash_bytes
 from newsetl.posts.sources import post_options
@@ -131,8 +132,9 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
     started = time.perf_counter()
     zones = post_options(config, hexo_sources(con, config))
     size = config.batch_size
-    prepare = submitter(prepare_task, config.encodings, zones, rules, config.limits)  # a failed batch: halves
-    clean = submitter(clean_task, rules, config.limits)
+    limits = PostLimits.of(config.limits)  # plain data for the workers
+    prepare = submitter(prepare_task, config.encodings, zones, rules, limits)  # a failed batch: halves
+    clean = submitter(clean_task, rules, limits)
     cleaned = chain(
         (prepare(inputs) for inputs in input_batches(targets.refs, size)),
         (clean(Batch(targets.posts[i:i + size], []))  # cached remote items: already parsed

@@ -25,6 +25,7 @@ from newsetl.posts.sources import count_drafts, post_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, submitter, wait_all
+from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
@@ -106,7 +107,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
                            {name: options.fingerprint for name, options in zones.items()},
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
-    submit = submitter(prepare_task, config.encodings, zones, rules, config.limits)  # a failed batch: halves
+    limits = PostLimits.of(config.limits)  # plain data for the workers
+    submit = submitter(prepare_task, config.encodings, zones, rules, limits)  # a failed batch: halves
     cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
                                                  skipped=lambda: changed.unchanged + len(changed.rejects),

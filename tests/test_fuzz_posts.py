@@ -59,7 +59,8 @@ def test_hostile_corpus_never_fails_the_run_and_every_input_is_accounted_for(tmp
     assert by_locator["nasty/loop.md"] == ("read", "symlink loop (a link that leads back to itself)")
     assert by_locator["nasty/out.md"][1].startswith("symlink leads outside the source root")
     assert {stage for stage, _ in by_locator.values()} >= {"read", "parse", "clean"}
-    assert rows(warehouse, "SELECT body_text LIKE '%深处的文字%' FROM articles WHERE locator = 'nasty/deep.md'") == [
+    assert rows(warehouse, "SELECT body_text LIKE '%深处的文字%' FROM articles "
+                           "WHERE locator = 'nasty/deep.md'") == [
         (True,)]
 
     again = ingest(config)  # nothing changed: loaded and rejected files alike are unchanged, links re-checked

@@ -21,7 +21,7 @@ from newsetl.flows.ingest import ingest
 from newsetl.models import Batch, InputRef
 from newsetl.posts.clean import clean_posts
 from newsetl.posts.discover import hash_bytes, list_sources
-from newsetl.posts.limits import load_front_matter, parse_html
+from newsetl.posts.limits import PostLimits, load_front_matter, parse_html
 from newsetl.posts.pipeline import prepare_batch
 from tests.helpers import rows
 
@@ -39,7 +39,7 @@ def with_date(value: str) -> bytes:
     return post().replace(b"date: Wed, 16 Jun 2021 06:30:29 GMT", f"date: {value}".encode())
 
 
-def prepare(*items: bytes, limits: LimitsConfig | None = None) -> Batch:
+def prepare(*items: bytes, limits: PostLimits | None = None) -> Batch:
     refs = [InputRef("s", "hexo_dir", f"p{i}.md", f"/nowhere/p{i}.md", hash_bytes(data), len(data), data=data)
             for i, data in enumerate(items)]
     return prepare_batch(Batch(refs), ["utf-8"], ZONES, RULES, *([limits] if limits else []))
@@ -124,6 +124,12 @@ def test_hostile_front_matter_is_refused_before_it_is_built(yaml_text, reason):
     assert (caught.value.stage, caught.value.reason) == ("parse", reason)
 
 
+def test_the_workers_limits_are_the_configs():
+    assert PostLimits.of(LimitsConfig()) == PostLimits()  # the same defaults on both sides
+    section = config_from_dict({"limits": {"max_yaml_depth": 8, "post_seconds": 2}}, base_dir=Path(".")).limits
+    assert PostLimits.of(section) == PostLimits(max_yaml_depth=8, post_seconds=2.0)
+
+
 def test_ordinary_aliases_and_merge_keys_still_load():
     assert load_front_matter("base: &b {a: 1}\nc:\n  <<: *b\n  d: 2\ntags: [&t x, *t]") == {
         "base": {"a": 1}, "c": {"a": 1, "d": 2}, "tags": ["x", "x"]}
@@ -140,15 +146,15 @@ def test_deeply_nested_text_is_kept(depth):
 
 def test_a_text_node_over_10_mb_is_kept_whole():
     line = "长" * 4_000_000  # 12 MB of UTF-8 in one text node: libxml2 drops it without huge_tree
-    limits = LimitsConfig(max_post_bytes=64 * 1024 * 1024)
+    limits = PostLimits(max_post_bytes=64 * 1024 * 1024)
     text = prepare(post() + f"<p>{line}</p>".encode(), limits=limits).tables.articles.column("body_text")[0]
     assert text.as_py().endswith(line)
 
 
 def test_too_many_elements_and_over_time_budget_are_rejects():
-    limits = LimitsConfig(max_html_elements=10)
+    limits = PostLimits(max_html_elements=10)
     assert one_reject(prepare(post(), limits=limits))[1].startswith("too many HTML elements: ")
-    slow = prepare(post(), limits=LimitsConfig(post_seconds=1e-9))
+    slow = prepare(post(), limits=PostLimits(post_seconds=1e-9))
     stage, error = one_reject(slow)
     assert stage == "read" and error.startswith("over the time budget: read took 0.0 s (limit 1e-09 s)")
     assert slow.rejects[0].file_hash == hash_bytes(post())  # remembered: an unchanged file is not redone
@@ -271,7 +277,7 @@ def test_a_worker_process_that_dies_on_one_post_costs_only_that_post(tmp_path, p
     def run() -> tuple[LoadCounts, list]:
         with writer(tmp_path / "wh.duckdb") as con:
             changed = ChangedFiles(list_sources([(source, posts_dir)]).files, {})
-            submit = submitter(prepare, ["utf-8"], {"posts": ZoneInfo("UTC")}, RULES, LimitsConfig())
+            submit = submitter(prepare, ["utf-8"], {"posts": ZoneInfo("UTC")}, RULES, PostLimits())
             total, rejects = LoadCounts(), []
             load_batches(con, (submit(b) for b in input_batches(changed, 4)), total, rejects, "run", 16)
             return total, rejects

@@ -14,13 +14,12 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
 from newsetl.posts import captions, notes, promo
 from newsetl.posts.sanitize import sanitize_html
-from newsetl.posts.limits import DEFAULT_LIMITS, check_time, parse_html, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html, reason
 from newsetl.posts.tables import cleaned_batch
 
 BLOCK_TAGS = frozenset(
@@ -289,7 +288,7 @@ class _Cleaner:
             parts.append(element.tail)
 
     # -- the pass -----------------------------------------------------------------------------------
-    def run(self, html: str, limits: LimitsConfig = DEFAULT_LIMITS) -> tuple[str, str]:
+    def run(self, html: str, limits: PostLimits = DEFAULT_LIMITS) -> tuple[str, str]:
         root = parse_html(html, limits)  # bounded: tag count, depth flattened (newsetl/posts/limits.py)
         self.root = root
         rules = self.rules
@@ -426,7 +425,7 @@ def people(post: ParsedPost, meta: dict[str, str]) -> tuple[str | None, str | No
     return author, byline
 
 
-def clean_post(post: ParsedPost, site_rules: SiteRules, limits: LimitsConfig = DEFAULT_LIMITS) -> Article:
+def clean_post(post: ParsedPost, site_rules: SiteRules, limits: PostLimits = DEFAULT_LIMITS) -> Article:
     """Clean one parsed post with the rules that match it."""
     keys = site_rules.site_keys_for(post.source, post.author, post.categories, _hosts(post))
     cleaner = _Cleaner(post, site_rules.compiled(keys))
@@ -491,7 +490,7 @@ def with_hexo_fields(post: ParsedPost, cleaner: _Cleaner, article: Article) -> A
     return article
 
 
-def clean_posts(batch: Batch, site_rules: SiteRules, limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
+def clean_posts(batch: Batch, site_rules: SiteRules, limits: PostLimits = DEFAULT_LIMITS) -> Batch:
     """Clean a Batch of ParsedPosts into a batch ready to load; a post that fails, whatever it raises,
     becomes a Reject (and one over its time budget, newsetl/posts/limits.py)."""
     articles: list[Article] = []

@@ -1,6 +1,7 @@
 """Bounded work per post, and one-line reasons for what goes wrong with one post.
 
-Posts come from outside, so every step has a ceiling (config `limits:`, `LimitsConfig`):
+Posts come from outside, so every step has a ceiling (config `limits:`, `LimitsConfig`; the workers get it
+as a `PostLimits`, which imports no pydantic):
 * size: a file bigger than `max_post_bytes` is refused before it is read (discover.py);
 * YAML: front matter is composed (aliases stay shared nodes, nothing is expanded), its size with every alias
   expanded and its depth are counted without recursion, and only then is it constructed; a "billion laughs"
@@ -19,15 +20,34 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, fields
 
 import lxml.html
 import yaml
 from lxml import etree
 
-from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 
-DEFAULT_LIMITS = LimitsConfig()
+
+@dataclass(frozen=True, slots=True)
+class PostLimits:
+    """The `limits:` section as a plain object for the workers, which import no config (pydantic)."""
+
+    max_post_bytes: int = 8 * 1024 * 1024
+    max_front_matter_bytes: int = 256 * 1024
+    max_yaml_nodes: int = 10_000
+    max_yaml_depth: int = 64
+    max_html_elements: int = 50_000
+    max_html_depth: int = 200
+    post_seconds: float = 10.0
+
+    @classmethod
+    def of(cls, section: object) -> "PostLimits":
+        """The limits of a config's validated `limits:` section (newsetl.config.LimitsConfig)."""
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
+
+
+DEFAULT_LIMITS = PostLimits()
 REASON_CHARS = 300
 
 # Characters libxml2 refuses in text (ValueError "All strings must be XML compatible") or drops silently.
@@ -52,14 +72,14 @@ def reason(exc: BaseException) -> str:
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
 
 
-def check_time(started: float, stage: str, limits: LimitsConfig) -> None:
+def check_time(started: float, stage: str, limits: PostLimits) -> None:
     """Reject a post whose `stage` (started at `started`, a perf_counter value) took longer than allowed."""
     spent = time.perf_counter() - started
     if spent > limits.post_seconds:
         raise RejectError(stage, f"over the time budget: {stage} took {spent:.1f} s (limit {limits.post_seconds:g} s)")
 
 
-def check_size(size: int, limits: LimitsConfig) -> None:
+def check_size(size: int, limits: PostLimits) -> None:
     if size > limits.max_post_bytes:
         raise RejectError("read", f"too large: {size:,} bytes (limit {limits.max_post_bytes:,})")
 
@@ -70,7 +90,7 @@ _OPEN_EVENTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
-def check_yaml(text: str, limits: LimitsConfig = DEFAULT_LIMITS) -> None:
+def check_yaml(text: str, limits: PostLimits = DEFAULT_LIMITS) -> None:
     """Reject front matter that nests too deep or grows too big once its aliases are expanded, from libyaml's
     event stream alone: nothing is composed or expanded, so this is linear in the text and never recurses.
 
@@ -104,7 +124,7 @@ def check_yaml(text: str, limits: LimitsConfig = DEFAULT_LIMITS) -> None:
                                        "once its aliases are expanded")
 
 
-def load_front_matter(text: str, limits: LimitsConfig = DEFAULT_LIMITS) -> object:
+def load_front_matter(text: str, limits: PostLimits = DEFAULT_LIMITS) -> object:
     """YAML front matter as Python data (C loader, safe tags only), within `limits`; YAMLError as PyYAML's.
 
     A value the YAML loader itself cannot build (`date: 2021-02-30`, a time-zone offset of 25 hours) is a
@@ -169,7 +189,7 @@ def flatten_html(html: str, max_depth: int) -> str:
     return "".join(out)
 
 
-def parse_html(html: str, limits: LimitsConfig = DEFAULT_LIMITS) -> etree._Element:
+def parse_html(html: str, limits: PostLimits = DEFAULT_LIMITS) -> etree._Element:
     """An HTML body as an lxml tree under one `<div>`, nested at most `max_html_depth` deep, no text lost,
     with at most `max_html_elements` elements (cleaning costs ~10-60 us per element)."""
     html = _NOT_XML.sub("", html)

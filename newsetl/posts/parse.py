@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, ParsedPost, Reject
 from newsetl.posts import hexo_post
-from newsetl.posts.limits import DEFAULT_LIMITS, check_time, load_front_matter, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, load_front_matter, reason
 from newsetl.posts.options import PostOptions, as_options
 
 # The generator escaped every brace in the whole file; undo it before anything else reads the text.
@@ -84,7 +83,7 @@ def _categories(value: object) -> list[str]:
 
 
 def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions,
-                    limits: LimitsConfig = DEFAULT_LIMITS) -> ParsedPost:
+                    limits: PostLimits = DEFAULT_LIMITS) -> ParsedPost:
     """Split a Hexo post into front matter and body; raise RejectError when it is not a post.
 
     `zone` is the source's PostOptions (newsetl/posts/options.py), or just its time zone.
@@ -128,7 +127,7 @@ def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions,
     return hexo_post.complete(post, meta, ref, options, parse_date)
 
 
-def _bare_front_matter(text: str, limits: LimitsConfig = DEFAULT_LIMITS) -> re.Match | None:
+def _bare_front_matter(text: str, limits: PostLimits = DEFAULT_LIMITS) -> re.Match | None:
     """Hexo's front matter without its opening `---`, when what precedes the `---` line is a YAML mapping."""
     match = _BARE_FRONT_MATTER.match(text)
     if not match:
@@ -141,7 +140,7 @@ def _bare_front_matter(text: str, limits: LimitsConfig = DEFAULT_LIMITS) -> re.M
 
 
 def parse_posts(batch: Batch, zones: dict[str, ZoneInfo | PostOptions],
-                limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
+                limits: PostLimits = DEFAULT_LIMITS) -> Batch:
     """Parse a Batch of RawPosts; each post that fails becomes a Reject instead of stopping the batch.
 
     Drafts and `published: false` posts are counted in `Batch.skipped`, neither parsed further nor rejected.

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from newsetl.config import LimitsConfig
 from newsetl.models import Batch
 from newsetl.rules import SiteRules
 from newsetl.posts.clean import clean_posts
-from newsetl.posts.limits import DEFAULT_LIMITS
+from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits
 from newsetl.posts.parse import parse_posts
 from newsetl.posts.read import read_inputs
 
 
 def prepare_batch(inputs: Batch, encodings: list[str], zones: dict[str, ZoneInfo], rules: SiteRules,
-                  limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
+                  limits: PostLimits = DEFAULT_LIMITS) -> Batch:
     """Read, parse and clean a Batch of InputRefs into a batch ready to load.
 
     Each step turns whatever one post raises into a Reject for that post, within `limits` (newsetl/posts/limits.py),

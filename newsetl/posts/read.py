@@ -5,10 +5,9 @@ from __future__ import annotations
 import codecs
 import time
 
-from newsetl.config import LimitsConfig
 from newsetl.errors import RejectError
 from newsetl.models import Batch, InputRef, RawPost, Reject
-from newsetl.posts.limits import DEFAULT_LIMITS, check_size, check_time, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_size, check_time, reason
 
 # A byte-order mark names its encoding unambiguously (UTF-32 first: its LE mark starts like UTF-16's).
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
@@ -35,7 +34,7 @@ def decode_text(data: bytes, encodings: list[str]) -> str:
     raise RejectError("read", f"undecodable bytes (tried {', '.join(encodings)})")
 
 
-def read_inputs(refs: list[InputRef], encodings: list[str], limits: LimitsConfig = DEFAULT_LIMITS) -> Batch:
+def read_inputs(refs: list[InputRef], encodings: list[str], limits: PostLimits = DEFAULT_LIMITS) -> Batch:
     """Read and decode a batch of local files into a Batch of RawPosts; a post that fails is a Reject."""
     raws: list[RawPost] = []
     rejects: list[Reject] = []
