@@ -69,10 +69,15 @@ class FeedSite:
         server.expect_request("/feeds/page.html").respond_with_data(
             "<!DOCTYPE html><html><head><title>新浪财经</title></head><body><p>首页</p></body></html>",
             content_type="text/html; charset=utf-8")
-        self.dead_url = f"http://127.0.0.1:{closed_port()}/feeds/sina.xml"
+        self.dead_port = closed_port()
+        self.dead_url = f"http://127.0.0.1:{self.dead_port}/feeds/sina.xml"
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.port}{path}"  # never "localhost": tests contact 127.0.0.1 only
+
+    def allow_hosts(self) -> list[str]:
+        """`allow_hosts` for this site: the server's port and the dead URL's port on 127.0.0.1, nothing else."""
+        return [f"127.0.0.1:{self.server.port}", f"127.0.0.1:{self.dead_port}"]
 
     def sources(self) -> list[dict]:
         return [

@@ -10,7 +10,6 @@ from newsetl.models import article_id_for
 from newsetl.warehouse.db import connect_writer
 
 FAST = {
-    "allow_hosts": ["127.0.0.1"],
     "retries": 2,
     "backoff": 0.01,
     "backoff_max": 0.05,
@@ -21,9 +20,18 @@ FAST = {
 }
 
 
-def make_config(base: Path, **images) -> Config:
+def allow_ports(*ports: int) -> list[str]:
+    """`allow_hosts` entries that open exactly these ports of 127.0.0.1, and nothing else on it."""
+    return [f"127.0.0.1:{port}" for port in ports]
+
+
+def make_config(base: Path, *, server=None, **images) -> Config:
+    """Images config with a temp store; `server` (an ImageServer) is allow-listed on its own port only.
+
+    Without `server` (or an explicit `allow_hosts`) nothing on loopback is allowed."""
+    allow = {"allow_hosts": allow_ports(server.port)} if server is not None else {}
     return config_from_dict(
-        {"warehouse": "wh.duckdb", "images": {"store": "store", **FAST, **images}}, base_dir=base
+        {"warehouse": "wh.duckdb", "images": {"store": "store", **FAST, **allow, **images}}, base_dir=base
     )
 
 

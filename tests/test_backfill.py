@@ -92,7 +92,7 @@ def test_backfill_reuses_cached_feed_items_without_fetching(httpserver, tmp_path
     from tests.helpers import make_config
 
     site = FeedSite(httpserver)
-    http = {"allow_hosts": ["127.0.0.1"], "retries": 1, "backoff": 0.01, "user_agent": "newsetl-test/1.0"}
+    http = {"allow_hosts": site.allow_hosts(), "retries": 1, "backoff": 0.01, "user_agent": "newsetl-test/1.0"}
     config = make_config(tmp_path, tmp_path / "wh.duckdb", site.sources(), http=http)
     warehouse = tmp_path / "wh.duckdb"
     first = ingest(config)

@@ -20,7 +20,12 @@ from newsetl.flows.ingest import ingest
 
 SAMPLE = Path(__file__).parent / "fixtures" / "feedparser" / "tests"
 GENERATOR = Path(__file__).parent / "fixtures" / "generator"
-HTTP = {"allow_hosts": ["127.0.0.1"], "retries": 0, "backoff": 0.01, "concurrency": 16}
+HTTP = {"retries": 0, "backoff": 0.01, "concurrency": 16}
+
+
+def serving(port: int) -> dict:
+    """HTTP settings that allow the local server on `port` of 127.0.0.1, and no other port there."""
+    return {**HTTP, "allow_hosts": [f"127.0.0.1:{port}"]}
 
 
 def readable(entry: feedparser.FeedParserDict) -> bool:
@@ -45,7 +50,7 @@ def suite_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         reference = {name: feedparser.parse(url) for name, url in urls.items()}
         warehouse = tmp / "w.duckdb"
         config = make_config(tmp, warehouse, [{"type": "feed", "name": n, "urls": [u]} for n, u in urls.items()],
-                             http=HTTP)
+                             http=serving(site.server.server_port))
         summary = ingest(config)
     finally:
         site.stop()
@@ -132,7 +137,7 @@ def test_json_feed_through_the_flow(httpserver, tmp_path: Path, warehouse_path: 
     assert json.loads(body)["version"] == "https://jsonfeed.org/version/1.1"
     httpserver.expect_request("/feed.json").respond_with_data(body, content_type="application/feed+json")
     config = make_config(tmp_path, warehouse_path, [{"type": "feed", "name": "json", "urls": [f"http://127.0.0.1:{httpserver.port}/feed.json"]}],
-                         http=HTTP)
+                         http=serving(httpserver.port))
     assert ingest(config)["status"] == "completed"
     assert rows(warehouse_path, "SELECT title, author, origin, headline_only, categories FROM articles ORDER BY title") == [
         ("00后也开始抢茅台了", "谭丽平", "中国企业家杂志", False, ["新媒体", "虎嗅", "首页资讯"]),

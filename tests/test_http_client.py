@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -25,21 +26,32 @@ RETRY = RetryPolicy(retries=2, backoff=0.01, backoff_max=0.05, retry_after_max=1
 
 def fetch(url: str, limits: Limits = LIMITS, **kwargs) -> Body:
     async def run() -> Body:
-        async with client() as c:
+        async with client(url) as c:
             return await get(c, url, limits, **kwargs)
     return asyncio.run(run())
 
 
 def fetch_retrying(url: str) -> tuple[Body, int]:
     async def run() -> tuple[Body, int]:
-        async with client() as c:
+        async with client(url) as c:
             return await with_retries(lambda: get(c, url, LIMITS), RETRY)
     return asyncio.run(run())
 
 
-def client() -> httpx.AsyncClient:
+def served(url: str) -> list[str]:
+    """`allow_hosts` opening only the 127.0.0.1 port that `url` is served on (nothing for any other URL)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a malformed URL: it fails before any connection, nothing to allow
+        return []
+    return [f"127.0.0.1:{port}"] if parts.hostname == "127.0.0.1" and port is not None else []
+
+
+def client(url: str) -> httpx.AsyncClient:
+    """A client that may connect to the local server `url` is on, on its port only."""
     return new_client(connect_timeout=2, read_timeout=2, total_timeout=5, user_agent="ua-http", accept="*/*",
-                      allow_hosts=["127.0.0.1"])
+                      allow_hosts=served(url))
 
 
 def url(httpserver, path: str) -> str:
@@ -212,13 +224,14 @@ def test_feeds_and_images_report_the_same_decoding_failure(httpserver, tmp_path)
     target = lying_gzip(httpserver)
 
     async def feed() -> FetchFailed:
-        async with Fetcher(HttpPolicy(allow_hosts=("127.0.0.1",), retries=2, backoff=0.01)) as fetcher:
+        policy = HttpPolicy(allow_hosts=(f"127.0.0.1:{httpserver.port}",), retries=2, backoff=0.01)
+        async with Fetcher(policy) as fetcher:
             with pytest.raises(FetchFailed) as caught:
                 await fetcher.get(target)
             return caught.value
 
     async def image():
-        config = make_config(tmp_path)
+        config = make_config(tmp_path, allow_hosts=[f"127.0.0.1:{httpserver.port}"])
         async with ImageFetcher(config.images, ImageStore(tmp_path / "store")) as fetcher:
             return await fetcher.fetch(FetchJob(url=target, source=target, host="127.0.0.1"))
 

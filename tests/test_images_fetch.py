@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
 from imageserver import Reply
-from images_helpers import add_article, fetch_row, image_row, make_config, open_warehouse, store_files
+from images_helpers import add_article, allow_ports, fetch_row, image_row, make_config, open_warehouse, store_files
 from newsetl.images.pipeline import fetch_images
 
 PNG, JPEG, GIF, WEBP = "badge.png", "skyline.jpg", "spinner.gif", "slides.webp"
@@ -18,7 +19,15 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def served_ports(urls: list) -> list[str]:
+    """`allow_hosts` naming exactly the 127.0.0.1 ports these URLs are served on (none for data: URIs etc.)."""
+    urls = [url[1] if isinstance(url, tuple) else url for url in urls]  # (role, url) items too
+    parts = [urlsplit(url) for url in urls if isinstance(url, str)]
+    return allow_ports(*sorted({p.port for p in parts if p.hostname == "127.0.0.1" and p.port is not None}))
+
+
 def run(tmp_path, server_urls: list, article_url: str | None = None, **images):
+    images.setdefault("allow_hosts", served_ports([*server_urls, article_url]))
     config = make_config(tmp_path, **images)
     con = open_warehouse(config)
     add_article(con, "post.md", server_urls, url=article_url)
@@ -256,7 +265,7 @@ def test_duplicate_bytes_under_two_urls_are_stored_once(tmp_path, server, pics):
 
 def test_same_url_in_two_articles_is_fetched_once(tmp_path, server, pics):
     url = server.route("/shared.png", Reply(body=pics[PNG]))
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     add_article(con, "a.md", [("headimg", url), url])
     add_article(con, "b.md", [url])
@@ -285,7 +294,7 @@ def test_bad_data_uri_fails(tmp_path):
 
 def test_protocol_relative_takes_the_article_scheme(tmp_path, server, pics):
     server.route("/rel.png", Reply(body=pics[PNG]))
-    config = make_config(tmp_path, connect_timeout=0.5)  # the https one fails its TLS handshake
+    config = make_config(tmp_path, server=server, connect_timeout=0.5)  # the https one fails its TLS handshake
     con = open_warehouse(config)
     add_article(con, "http.md", [f"//127.0.0.1:{server.port}/rel.png"], url=server.url("/post.html"))
     add_article(con, "nourl.md", [f"//127.0.0.1:{server.port}/other.png"])

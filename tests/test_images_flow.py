@@ -41,7 +41,7 @@ def setup(tmp_path: Path, server, pics, **images) -> tuple[Path, dict]:
     config = {
         "warehouse": "wh.duckdb",
         "sources": [{"type": "hexo_dir", "name": "t", "path": "posts"}],
-        "images": {"store": "images", "allow_hosts": ["127.0.0.1"], "retries": 0, **images},
+        "images": {"store": "images", "allow_hosts": [f"127.0.0.1:{server.port}"], "retries": 0, **images},
     }
     path = tmp_path / "newsetl.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")

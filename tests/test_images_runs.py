@@ -16,7 +16,7 @@ PNG, JPEG = "badge.png", "skyline.jpg"
 
 def test_second_run_reuses_without_a_request_and_changes_no_row(tmp_path, server, pics):
     url = server.route("/a.png", Reply(body=pics[PNG], etag='"v1"'))
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     first = fetch_images(con, config)
@@ -29,7 +29,7 @@ def test_second_run_reuses_without_a_request_and_changes_no_row(tmp_path, server
 
 def test_stale_image_is_revalidated_with_etag_and_304(tmp_path, server, pics):
     url = server.route("/e.png", Reply(body=pics[PNG], etag='"v1"'))
-    config = make_config(tmp_path, revalidate_after="1h")
+    config = make_config(tmp_path, server=server, revalidate_after="1h")
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     fetch_images(con, config)
@@ -50,7 +50,7 @@ def test_stale_image_is_revalidated_with_etag_and_304(tmp_path, server, pics):
 def test_revalidation_with_last_modified(tmp_path, server, pics):
     stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
     url = server.route("/lm.jpg", Reply(body=pics[JPEG], last_modified=stamp))
-    config = make_config(tmp_path, revalidate_after=0)
+    config = make_config(tmp_path, server=server, revalidate_after=0)
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     fetch_images(con, config)
@@ -61,7 +61,7 @@ def test_revalidation_with_last_modified(tmp_path, server, pics):
 
 def test_changed_image_on_revalidation_is_downloaded_again(tmp_path, server, pics):
     url = server.route("/c.png", Reply(body=pics[PNG], etag='"v1"'))
-    config = make_config(tmp_path, revalidate_after=0)
+    config = make_config(tmp_path, server=server, revalidate_after=0)
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     fetch_images(con, config)
@@ -76,7 +76,7 @@ def test_changed_image_on_revalidation_is_downloaded_again(tmp_path, server, pic
 
 def test_failed_revalidation_keeps_the_stored_image(tmp_path, server, pics):
     url = server.route("/k.png", Reply(body=pics[PNG], etag='"v1"'))
-    config = make_config(tmp_path, revalidate_after=0, retries=0)
+    config = make_config(tmp_path, server=server, revalidate_after=0, retries=0)
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     fetch_images(con, config)
@@ -92,7 +92,7 @@ def test_failed_revalidation_keeps_the_stored_image(tmp_path, server, pics):
 
 def test_missing_file_in_the_store_is_fetched_again(tmp_path, server, pics):
     url = server.route("/m.png", Reply(body=pics[PNG]))
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     fetch_images(con, config)
@@ -113,7 +113,7 @@ def test_missing_file_in_the_store_is_fetched_again(tmp_path, server, pics):
 
 def test_failed_urls_are_retried_on_later_runs_up_to_the_limit(tmp_path, server, pics):
     url = server.url("/later.png")  # 404 for now
-    config = make_config(tmp_path, max_attempts=2, retries=0)
+    config = make_config(tmp_path, server=server, max_attempts=2, retries=0)
     con = open_warehouse(config)
     add_article(con, "p.md", [url])
     assert fetch_images(con, config).failed == 1
@@ -137,14 +137,14 @@ def test_retry_failed_also_revisits_policy_skips(tmp_path, server, pics):
     con = open_warehouse(blocked)
     add_article(con, "p.md", [url])
     assert fetch_images(con, blocked).skipped == 1
-    allowed = make_config(tmp_path)
+    allowed = make_config(tmp_path, server=server)
     assert fetch_images(con, allowed).left_alone == 1  # not without being told
     assert fetch_images(con, allowed, retry_failed=True).fetched == 1
     assert fetch_row(con, url)["status"] == "ok"
 
 
 def test_register_without_fetching_records_pending(tmp_path, server):
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     add_article(con, "p.md", [server.url("/x.png"), "mailto:someone@example.com"])
     assert register_images(con) == 2
@@ -156,7 +156,7 @@ def test_register_without_fetching_records_pending(tmp_path, server):
 
 def test_replaced_article_rows_are_linked_again(tmp_path, server, pics):
     url = server.route("/r.png", Reply(body=pics[PNG]))
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     article_id = add_article(con, "p.md", [url])
     fetch_images(con, config)
@@ -171,7 +171,7 @@ def test_replaced_article_rows_are_linked_again(tmp_path, server, pics):
 def test_since_limits_to_recent_articles(tmp_path, server, pics):
     old_url = server.route("/old.png", Reply(body=pics[PNG]))
     new_url = server.route("/new.jpg", Reply(body=pics[JPEG]))
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     add_article(con, "old.md", [old_url])
     add_article(con, "new.md", [new_url])
@@ -204,7 +204,7 @@ def test_many_images_respect_per_host_concurrency(tmp_path, server, pics):
         out = io.BytesIO()
         Image.new("RGB", (16, 16), (i, 2 * i, 3 * i)).save(out, "PNG")
         urls.append(server.route(f"/n{i}.png", Reply(body=out.getvalue(), delay=0.05)))
-    config = make_config(tmp_path, per_host=4, concurrency=50)
+    config = make_config(tmp_path, server=server, per_host=4, concurrency=50)
     con = open_warehouse(config)
     add_article(con, "p.md", urls)
     import time

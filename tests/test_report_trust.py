@@ -153,7 +153,7 @@ def test_images_split_fetched_failed_and_refused_by_policy(tmp_path, server, pic
 
     server.route("/ok.png", Reply(200, body=pics["badge.png"]))
     server.route("/missing.png", Reply(404, body=b"not here", content_type="text/plain"))
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, server=server)
     con = open_warehouse(config)
     try:
         add_article(con, "a.md", [server.url("/ok.png"), server.url("/missing.png"), "http://10.1.2.3/x.png",
