@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from hostile_posts import alias_bomb, deep_html, mutants, real_posts, write_corpus  # noqa: E402
+from measure import run_sampled  # noqa: E402  (bench/measure.py)
 
 
 def nasties(posts: Path, outside: Path, seed: int) -> int:
@@ -51,27 +51,12 @@ def nasties(posts: Path, outside: Path, seed: int) -> int:
 
 def ingest(work: Path, config: Path) -> tuple[float, float, float]:
     """Run `newsetl ingest` in a child process: (wall seconds, peak RSS of it, peak RSS with its children), MB."""
-    import psutil
-
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     command = [sys.executable, "-m", "newsetl.cli", "ingest", "--config", str(config), "--no-images"]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    process = psutil.Process(child.pid)
-    peak_main = peak_tree = 0
-    while child.poll() is None:
-        try:
-            main = process.memory_info().rss
-            tree = main + sum(p.memory_info().rss for p in process.children(recursive=True))
-        except psutil.Error:
-            main = tree = 0
-        peak_main, peak_tree = max(peak_main, main), max(peak_tree, tree)
-        time.sleep(0.05)
-    out, err = child.communicate()
-    wall = time.perf_counter() - started
-    if child.returncode not in (0,):
-        print(f"newsetl ingest exited {child.returncode}:\n{out[-2000:]}\n{err[-3000:]}")
-    return wall, peak_main / 2**20, peak_tree / 2**20
+    run = run_sampled(command, work, env)
+    if run.returncode not in (0,):
+        print(f"newsetl ingest exited {run.returncode}:\n{run.out[-2000:]}\n{run.err[-3000:]}")
+    return run.wall, run.peak_main_mb, run.peak_tree_mb
 
 
 def report(warehouse: Path, wall: float, main_mb: float, tree_mb: float, label: str) -> None:

@@ -24,7 +24,6 @@ import random
 import re
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import newsetl  # noqa: E402,F401  (Prefect defaults before Prefect loads)
+from measure import run_sampled  # noqa: E402  (bench/measure.py)
 
 TEMPLATES = ROOT / "tests" / "fixtures" / "posts"
 TITLE_RE = re.compile(r"^title: .*$", re.M)
@@ -216,25 +216,11 @@ CONTENT_SQL = {  # every column a run writes except its run id and clock times
 
 def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str) -> dict:
     """Run the real `newsetl ingest` in a child process, as from a shell; wall time, summary and peak RSS."""
-    import psutil
-
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     command = [sys.executable, "-m", "newsetl.cli", "ingest", str(posts), "--no-images",
                "--warehouse", str(warehouse), "--log-format", "json", *extra]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    process = psutil.Process(child.pid)
-    peak_main = peak_tree = 0
-    while child.poll() is None:  # sample RSS: the newsetl process, and it with its children (API, workers)
-        try:
-            main_rss = process.memory_info().rss
-            tree = main_rss + sum(p.memory_info().rss for p in process.children(recursive=True))
-        except psutil.Error:
-            tree = main_rss = 0
-        peak_main, peak_tree = max(peak_main, main_rss), max(peak_tree, tree)
-        time.sleep(0.05)
-    out, err = child.communicate()
-    wall = time.perf_counter() - started
+    run = run_sampled(command, work, env)
+    out, err, wall = run.out, run.err, run.wall
     summary = {}
     for line in err.splitlines():
         try:
@@ -246,9 +232,9 @@ def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str) -> dict:
             match = SUMMARY_SECONDS.search(record.get("message", ""))
             summary["flow_seconds"] = float(match.group(1)) if match else None
     if not summary:
-        raise SystemExit(f"newsetl ingest failed (exit {child.returncode}):\n{out}\n{err[-3000:]}")
+        raise SystemExit(f"newsetl ingest failed (exit {run.returncode}):\n{out}\n{err[-3000:]}")
     return {"wall": wall, "summary": summary, "flow": summary["flow_seconds"] or wall,
-            "peak_main_mb": peak_main / 2**20, "peak_tree_mb": peak_tree / 2**20}
+            "peak_main_mb": run.peak_main_mb, "peak_tree_mb": run.peak_tree_mb}
 
 
 def tables_equal(a: Path, b: Path) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from newsetl.http.errors import BlockedFailure, HttpFailure
-from newsetl.http.request import Limits, RetryPolicy, get, new_client, with_retries
+from newsetl.http.request import Body, Limits, RetryPolicy, get, new_client, with_retries
 
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
@@ -44,16 +44,9 @@ class HttpPolicy:
 
 
 @dataclass(slots=True)
-class Fetched:
-    """A response worth reading: 200 with a body, or 304 (body None)."""
+class Fetched(Body):
+    """A response worth reading (the HTTP client's `Body`: 200 with a body, or 304), and the tries it took."""
 
-    url: str
-    final_url: str
-    status: int
-    content: bytes | None
-    content_type: str | None
-    etag: str | None
-    last_modified: str | None
     tries: int = 1
 
     @property
