@@ -85,6 +85,8 @@ def progress_bar(label: str) -> Iterator[None]:
                 current.update(stage=stage, task=bar.add_task(stage, completed=done, total=total or None))
             else:
                 bar.update(current["task"], completed=done, total=total or None)
+            if total and done >= total:  # draw the finished bar now: the next phase may replace it within a frame
+                bar.refresh()
 
         def show(line: str) -> None:
             bar.console.print(line, markup=False, highlight=False)
