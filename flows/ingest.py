@@ -21,7 +21,7 @@ from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
 from newsetl.posts.discover import ChangedFiles
-from newsetl.posts.sources import count_drafts, post_options
+from newsetl.posts.sources import count_drafts, usable_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, submitter, wait_all
@@ -91,9 +91,11 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
 def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSummary, rules: SiteRules) -> None:
     stage_start = time.perf_counter()
     report("discover: listing files", 0, 0)
-    zones = post_options(config, hexo_sources)  # each source's zone, body format and Hexo site config
+    zones, unusable = usable_options(config, hexo_sources)  # each source's zone, body format, Hexo site config
+    hexo_sources = [s for s in hexo_sources if s.name in zones]  # a broken site config: that source is a reject
     known, stats = known_hashes(con), known_stats(con)
     listing = discover_task([(s, zones[s.name].root) for s in hexo_sources])
+    listing.rejects[:0] = unusable
     summary.stage_seconds["discover"] = time.perf_counter() - stage_start
     phase("discover: %d files in %d sources (%.1f s)", len(listing.files), len(hexo_sources),
           summary.stage_seconds["discover"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from newsetl.config import Config, HexoDirSource, check_zone
 from newsetl.errors import ConfigError
+from newsetl.models import Reject
 from newsetl.posts.hexo_site import find_site_config, load_site
 from newsetl.posts.options import PostOptions
 
@@ -32,6 +33,19 @@ def source_options(source: HexoDirSource, config: Config) -> PostOptions:
 def post_options(config: Config, sources: list[HexoDirSource]) -> dict[str, PostOptions]:
     """Options of each hexo_dir source, by name."""
     return {s.name: source_options(s, config) for s in sources}
+
+
+def usable_options(config: Config, sources: list[HexoDirSource]) -> tuple[dict[str, PostOptions], list[Reject]]:
+    """Options of each hexo_dir source, by name; a source whose Hexo site config cannot be used (unreadable,
+    invalid YAML, unknown time zone) is left out of the run as a `discover` reject, and the other sources go on."""
+    options: dict[str, PostOptions] = {}
+    rejects: list[Reject] = []
+    for source in sources:
+        try:
+            options[source.name] = source_options(source, config)
+        except (ConfigError, ValueError) as exc:
+            rejects.append(Reject(source.name, str(config.resolve(source.path)), "discover", str(exc)))
+    return options, rejects
 
 
 def local_roots(config: Config) -> dict[str, Path]:
