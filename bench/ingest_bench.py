@@ -204,7 +204,7 @@ def tuned_main(argv: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------------ the defaults path (issue 15)
-SUMMARY_SECONDS = re.compile(r"\(run \w+, ([0-9.]+) s\)")
+SUMMARY_SECONDS = re.compile(r"\(run \w+, ([0-9.]+) s[;)]")
 CONTENT_SQL = {  # every column a run writes except its run id and clock times
     "articles": "SELECT * EXCLUDE (first_seen_at, updated_at, run_id) FROM articles ORDER BY article_id",
     "paragraphs": "SELECT * FROM paragraphs ORDER BY article_id, position",

@@ -38,6 +38,10 @@ def test_ingest_command_in_a_real_process_prints_a_clean_summary(tmp_path: Path)
     again = subprocess.run([NEWSETL, "query", "SELECT count(*) AS n FROM articles", "--format", "csv",
                             "--warehouse", "wh.duckdb"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert (again.returncode, again.stdout) == (0, "n\n15\n")
+    runs = subprocess.run([NEWSETL, "runs", "--format", "json", "--warehouse", "wh.duckdb"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    (run,) = json.loads(runs.stdout)  # one duration figure: the summary's run seconds are the `runs` seconds
+    assert first.startswith(f"ingest completed (run {run['run_id']}, {run['seconds']:.1f} s; ")
 
 
 def test_query_formats(loaded: Path, capsys):

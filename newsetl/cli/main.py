@@ -7,6 +7,8 @@ Expected errors print one line. Settings: command-line flag > NEWSETL_* environm
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 import importlib
 import os
 import sys
@@ -87,8 +89,21 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
                   summary)
 
 
+def run_seconds(summary: dict) -> float | None:
+    """The run's duration as `newsetl runs`, the run artifact and the report give it: finished - started, 0.1 s."""
+    started, finished = summary.get("started_at"), summary.get("finished_at")
+    if not started or not finished:
+        return None
+    if isinstance(started, str):
+        started, finished = datetime.fromisoformat(started), datetime.fromisoformat(finished)
+    seconds = Decimal(str((finished - started).total_seconds()))
+    return float(seconds.quantize(Decimal("0.1"), ROUND_HALF_UP))  # DuckDB's round(), as `newsetl runs`
+
+
 def _summary_lines(summary: dict, config: Config, seconds: float) -> list[str]:
-    lines = [f"ingest {summary['status']} (run {summary['run_id']}, {seconds:.1f} s): "
+    run = run_seconds(summary)
+    took = f"{seconds:.1f} s" if run is None else f"{run:.1f} s; {seconds:.1f} s with start-up"
+    lines = [f"ingest {summary['status']} (run {summary['run_id']}, {took}): "
              f"{summary['discovered']} discovered, {summary['new']} new, {summary['updated']} updated, "
              f"{summary['unchanged']} unchanged, {summary['rejected']} rejected"]
     for problem in summary.get("problems", [])[:5] if summary["status"] == "partial" else []:
