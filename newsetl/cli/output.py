@@ -32,9 +32,12 @@ def configure_logging(verbose: bool) -> None:
 def flow_run_link(flow_run_id: str | None) -> str | None:
     """The flow run's page in the Prefect UI when a Prefect server is configured (PREFECT_API_URL), else None.
 
-    The ephemeral API that `newsetl ingest` starts on its own has no UI worth linking to: it stops with the run.
+    The private API that `newsetl` starts on its own (newsetl/runtime/prefect_server.py) has no UI worth linking
+    to: it stops with the command.
     """
-    if not flow_run_id:
+    from newsetl.runtime.prefect_server import is_private_api
+
+    if not flow_run_id or is_private_api():
         return None
     from prefect.settings import get_current_settings
 

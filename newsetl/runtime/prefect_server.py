@@ -159,6 +159,11 @@ def start_private_api() -> PrivateApi | None:
     return _api
 
 
+def is_private_api() -> bool:
+    """True when this process runs on its own private API (which stops with it): nothing worth linking to."""
+    return _api is not None and os.environ.get("PREFECT_API_URL") == _api.api_url
+
+
 def wait_for_private_api(timeout: float | None = None) -> None:
     """Block until the private API (if this process started one) answers."""
     if _api is not None:
