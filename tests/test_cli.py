@@ -35,6 +35,7 @@ def test_ingest_command_in_a_real_process_prints_a_clean_summary(tmp_path: Path)
     assert first.endswith("15 discovered, 15 new, 0 updated, 0 unchanged, 0 rejected")
     for noise in ("Traceback", "ERROR", "WARNING"):
         assert noise not in output
+    assert "Prefect flow run:" not in output  # newsetl's own private API stops with the command: no link
     again = subprocess.run([NEWSETL, "query", "SELECT count(*) AS n FROM articles", "--format", "csv",
                             "--warehouse", "wh.duckdb"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert (again.returncode, again.stdout) == (0, "n\n15\n")
