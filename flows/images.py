@@ -61,5 +61,6 @@ def images(config: Config, retry_failed: bool = False, since: datetime | None = 
             summary.message = result.line()
     finally:
         con.close()
-    return run_state({"run_id": summary.run_id, "status": summary.status, "line": result.line(),
+    return run_state({"run_id": summary.run_id, "flow_run_id": summary.flow_run_id, "status": summary.status,
+                      "line": result.line(),
                       "problems": summary.problems, **result.as_dict()})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from schedule_helpers import copy_posts, make, rows, write_config, config_dict
@@ -31,6 +33,7 @@ def test_backfill_reloads_exactly_the_window(tmp_path: Path, capsys) -> None:
 
     assert code == 0
     assert "completed" in out and "4 selected, 4 reloaded" in out
+    assert re.search(r"^Prefect flow run: \S+/runs/flow-run/[0-9a-f-]{36}$", out, re.M)  # a real API: a link
     (run_id, status, discovered, updated, new) = rows(
         warehouse, "SELECT run_id, status, discovered, updated, new FROM ingest_runs "
                    "WHERE run_id <> ? ", [first["run_id"]])[0]

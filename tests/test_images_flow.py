@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncio
 import hashlib
 from pathlib import Path
@@ -105,6 +107,7 @@ def test_no_images_records_pending_then_images_command_fetches(tmp_path, server,
     assert main(["images", "--config", str(config_path)]) == 0
     out = capsys.readouterr().out
     assert "3 fetched, 0 reused, 0 revalidated, 1 failed, 0 skipped" in out
+    assert re.search(r"^Prefect flow run: \S+/runs/flow-run/[0-9a-f-]{36}$", out, re.M)  # a real API: a link
     assert query(tmp_path, "SELECT count(*) FROM article_images WHERE sha256 IS NOT NULL") == [(3,)]
     assert query(tmp_path, "SELECT kind, status, images_fetched FROM ingest_runs ORDER BY started_at") == [
         ("ingest", "completed", 0), ("images", "completed", 3)]

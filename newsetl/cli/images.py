@@ -11,7 +11,7 @@ from newsetl.durations import MOMENT_HELP, moment_arg
 
 def cmd_images(args: argparse.Namespace, config: Config) -> int:
     from newsetl.flows.images import images
-    from newsetl.cli.output import progress_bar
+    from newsetl.cli.output import flow_run_link, progress_bar
     from newsetl.runtime.lock import warehouse_lock
     from newsetl.cli.outcome import finish
     from newsetl.durations import parse_moment
@@ -26,6 +26,8 @@ def cmd_images(args: argparse.Namespace, config: Config) -> int:
         lines.append(f"  {result['left_alone']} URLs left alone after failing before: "
                      "`newsetl images --retry-failed` tries them")
     lines.append(f"store: {config.resolve(config.images.store)}")
+    if link := flow_run_link(result.get("flow_run_id")):
+        lines.append(f"Prefect flow run: {link}")
     return finish("images", result["status"], lines, result)
 
 

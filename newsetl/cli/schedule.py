@@ -21,6 +21,10 @@ def _lines(summary: dict, config: Config, seconds: float) -> list[str]:
     for reason, count in summary.get("reject_reasons", {}).items():
         lines.append(f"  rejected {count} x {reason}")
     lines.append(f"warehouse: {config.resolve(config.warehouse)}")
+    from newsetl.cli.output import flow_run_link
+
+    if link := flow_run_link(summary.get("flow_run_id")):
+        lines.append(f"Prefect flow run: {link}")
     return lines
 
 
