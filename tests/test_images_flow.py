@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import asyncio
 import hashlib
+import re
 from pathlib import Path
 
 import yaml
