@@ -16,6 +16,7 @@ from newsetl.flows.log import phase
 from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.images.register import register_images
 from newsetl.images.summary import ImageSummary
+from newsetl.posts.sources import local_roots  # the Hexo sites' folders, for `local:` image keys
 from newsetl.runs import RunSummary
 from newsetl.tasks.images import images_task
 from newsetl.warehouse.db import connect_writer
@@ -35,7 +36,7 @@ def images_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSumm
         phase("images: off, %d new URLs recorded as pending", pending)
         return None
     try:
-        result: ImageSummary = images_task(con, config, run_id=summary.run_id)
+        result: ImageSummary = images_task(con, config, run_id=summary.run_id, local_roots=local_roots(config))
     except Exception as exc:  # e.g. the task's timeout: the articles are loaded; say so and go on
         summary.add_problem(f"images step stopped: {type(exc).__name__}: {exc}", message=True)
         summary.extra.setdefault("summary_lines", []).append(
@@ -55,7 +56,8 @@ def images(config: Config, retry_failed: bool = False, since: datetime | None = 
     con = connect_writer(config.resolve(config.warehouse))
     try:
         with recorded_run(con, summary, kind="images"):
-            result = images_task(con, config, run_id=summary.run_id, retry_failed=retry_failed, since=since)
+            result = images_task(con, config, run_id=summary.run_id, retry_failed=retry_failed, since=since,
+                                 local_roots=local_roots(config))
             summary.extra["images"] = result.as_dict()
             summary.stage_seconds["images"] = result.seconds
             summary.message = result.line()

@@ -28,9 +28,11 @@ def run_images_with_artifact(
     run_id: str | None = None,
     retry_failed: bool = False,
     since: datetime | None = None,
+    local_roots: dict | None = None,
 ) -> ImageSummary:
     """`run_images`, then the `newsetl-images` artifact."""
-    summary = run_images(con, config, run_id=run_id, retry_failed=retry_failed, since=since)
+    summary = run_images(con, config, run_id=run_id, retry_failed=retry_failed, since=since,
+                         local_roots=local_roots)
     publish_artifact(summary)
     return summary
 

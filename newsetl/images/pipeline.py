@@ -11,7 +11,8 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Mapping
 
 import duckdb
 
@@ -36,11 +37,15 @@ def fetch_images(
     retry_failed: bool = False,
     since: datetime | None = None,
     progress: Callable[[int, int], object] | None = None,
+    local_roots: Mapping[str, Path] | None = None,
 ) -> ImageSummary:
-    """The whole images step on an open warehouse: register, plan, fetch, load. Never raises for an image."""
+    """The whole images step on an open warehouse: register, plan, fetch, load. Never raises for an image.
+
+    `local_roots`: source name -> the folder its `local:` image keys are read from (see `plan`).
+    """
     started = time.monotonic()
     register_images(con, run_id=run_id)
-    work = plan(con, config, retry_failed=retry_failed, since=since)
+    work = plan(con, config, retry_failed=retry_failed, since=since, local_roots=local_roots)
     summary = ImageSummary(referenced=work.referenced, reused=work.reused, left_alone=work.left_alone)
     if progress:
         progress(0, len(work.jobs))
@@ -102,11 +107,11 @@ def run_images(
     run_id: str | None = None,
     retry_failed: bool = False,
     since: datetime | None = None,
+    local_roots: Mapping[str, Path] | None = None,
 ) -> ImageSummary:
     """The whole images step on the flow's warehouse connection, progress to the CLI's bar, counts on the run."""
-    summary = fetch_images(
-        con, config, run_id=run_id, retry_failed=retry_failed, since=since, progress=_Progress("images")
-    )
+    summary = fetch_images(con, config, run_id=run_id, retry_failed=retry_failed, since=since,
+                           progress=_Progress("images"), local_roots=local_roots)
     if run_id is not None:
         record_run_counts(con, run_id, **summary.counts())
     return summary

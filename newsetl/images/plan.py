@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Mapping
 
 import duckdb
 
@@ -18,9 +19,7 @@ from newsetl.config import Config
 from newsetl.durations import parse_moment
 from newsetl.errors import ConfigError
 from newsetl.images.fetcher import FetchJob
-from newsetl.images.urls import LOCAL_SCHEME
-from newsetl.posts.hexo_post import resolve_local, split_local_key
-from newsetl.posts.sources import local_roots
+from newsetl.images.urls import LOCAL_SCHEME, resolve_local, split_local_key
 from newsetl.warehouse.images import plan_rows
 
 
@@ -50,10 +49,14 @@ def plan(
     retry_failed: bool = False,
     since: datetime | None = None,
     now: datetime | None = None,
+    local_roots: Mapping[str, Path] | None = None,
 ) -> Plan:
-    """Which referenced URLs to fetch, revalidate, reuse or leave alone in this run."""
+    """Which referenced URLs to fetch, revalidate, reuse or leave alone in this run.
+
+    `local_roots`: source name -> the folder its `local:` image keys are relative to (Hexo sites on disk).
+    """
     rows = plan_rows(con, skip_roles=config.images.skip_roles, since=since)
-    return plan_from_rows(rows, config, retry_failed=retry_failed, now=now)
+    return plan_from_rows(rows, config, retry_failed=retry_failed, now=now, local_roots=local_roots)
 
 
 def plan_from_rows(
@@ -62,6 +65,7 @@ def plan_from_rows(
     *,
     retry_failed: bool = False,
     now: datetime | None = None,
+    local_roots: Mapping[str, Path] | None = None,
 ) -> Plan:
     """The decisions of `plan` over `image_fetches` rows (`newsetl.warehouse.images.plan_rows`)."""
     cfg = config.images
@@ -77,7 +81,7 @@ def plan_from_rows(
         url, status = row["url"], row["status"]
         kind = "data" if url.startswith("data:") else "local" if url.startswith(LOCAL_SCHEME) else "http"
         if kind == "local" and local is None:
-            local = LocalFiles(local_roots(config))
+            local = LocalFiles(dict(local_roots or {}))
         source = row["raw"] if kind == "data" else local.path(url) if kind == "local" else url
         job = FetchJob(url=url, source=source, host=row["host"] or "", kind=kind)
         if status == "ok":

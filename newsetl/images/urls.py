@@ -13,7 +13,8 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes, urljoin, urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 FETCHABLE_SCHEMES = ("http", "https")
 LOCAL_SCHEME = "local:"  # `local:<source>/<path under its folder>`: newsetl/posts/hexo_post.py LocalImages
@@ -106,3 +107,21 @@ def decode_data_uri(ref: str) -> bytes:
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"bad base64 in data: URI: {exc}") from None
     return unquote_to_bytes(payload)
+
+
+def split_local_key(key: str) -> tuple[str, str] | None:
+    """(source name, path under its root) of a local key; None when it is not one."""
+    if not key.startswith(LOCAL_SCHEME):
+        return None
+    source, sep, path = key[len(LOCAL_SCHEME):].partition("/")
+    return (unquote(source), path) if sep and path else None
+
+
+def resolve_local(root: Path, relative: str) -> Path | None:
+    """The file a local key names, only when it really lies inside `root` (symlinks resolved)."""
+    real_root = root.resolve()
+    try:
+        target = (real_root / relative).resolve()
+    except (OSError, RuntimeError):
+        return None
+    return target if target.is_relative_to(real_root) else None

@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from newsetl.errors import RejectError
-from newsetl.images.urls import LOCAL_SCHEME
+from newsetl.images.urls import LOCAL_SCHEME, resolve_local
 from newsetl.models import InputRef, ParsedPost
 from newsetl.posts.options import PostOptions
 from newsetl.posts.hexo_tags import TagContext
@@ -55,24 +55,6 @@ class LocalImages:
         if os.path.commonpath([resolved, self.root]) != self.root:
             return None
         return f"{LOCAL_SCHEME}{quote(self.source, safe='')}/{Path(resolved).relative_to(self.root).as_posix()}"
-
-
-def split_local_key(key: str) -> tuple[str, str] | None:
-    """(source name, path under its root) of a local key; None when it is not one."""
-    if not key.startswith(LOCAL_SCHEME):
-        return None
-    source, sep, path = key[len(LOCAL_SCHEME):].partition("/")
-    return (unquote(source), path) if sep and path else None
-
-
-def resolve_local(root: Path, relative: str) -> Path | None:
-    """The file a local key names, only when it really lies inside `root` (symlinks resolved)."""
-    real_root = root.resolve()
-    try:
-        target = (real_root / relative).resolve()
-    except (OSError, RuntimeError):
-        return None
-    return target if target.is_relative_to(real_root) else None
 
 
 def tags_of(value: object) -> list[str]:
