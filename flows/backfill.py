@@ -25,7 +25,8 @@ from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.flows.batches import submitter
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.ingest import input_batches, load_batches
-from newsetl.posts.discover import hash_bytes
+from newsetl.posts.discover import file_digest
+from newsetl.posts.options import PostOptions
 from newsetl.posts.sources import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
@@ -81,14 +82,15 @@ def hexo_sources(con: duckdb.DuckDBPyConnection, config: Config) -> list[HexoDir
     return sources
 
 
-def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
+def cached_inputs(con: duckdb.DuckDBPyConnection, options: dict[str, PostOptions],
                   selected: list[tuple[str, str, str]]) -> Targets:
-    """The selected articles' cached raw input: post files for Hexo folders, `raw_posts` for remote ones."""
-    roots = {name: options.root for name, options in post_options(config, hexo_sources(con, config)).items()}
+    """The selected articles' cached raw input: post files for Hexo folders, `raw_posts` for remote ones.
+
+    A post file's hash is the one ingest records (`file_digest`, with its site's fingerprint)."""
     remote = cached_posts(con, [(s, loc) for s, kind, loc in selected if kind != "hexo_dir"])
     out = Targets()
     for source, source_type, locator in selected:
-        root = roots.get(source)
+        root = options[source].root if source in options else None
         if source_type != "hexo_dir" and (source, locator) in remote:
             out.posts.append(remote[(source, locator)])
             continue
@@ -101,7 +103,8 @@ def cached_inputs(con: duckdb.DuckDBPyConnection, config: Config,
         except OSError as exc:
             out.rejects.append(Reject(source, locator, "read", f"cached input gone: {path} ({exc.strerror})"))
             continue
-        out.refs.append(InputRef(source, "hexo_dir", locator, str(path), hash_bytes(data), len(data), data=data))
+        digest = file_digest(data, options[source].fingerprint)
+        out.refs.append(InputRef(source, "hexo_dir", locator, str(path), digest, len(data), data=data))
     return out
 
 
@@ -113,10 +116,11 @@ def backfill(config: Config, selection: Selection) -> dict:
     rules = config.site_rules()
     with writer(config.resolve(config.warehouse)) as con:
         selected = select_articles(con, selection, config.timezone)
-        targets = cached_inputs(con, config, selected)
+        options = post_options(config, hexo_sources(con, config))  # once: zones, roots, site fingerprints
+        targets = cached_inputs(con, options, selected)
         summary.sources = sorted({s for s, _, _ in selected})
         with recorded_run(con, summary):
-            _reprocess(con, config, rules, targets, summary)
+            _reprocess(con, config, rules, options, targets, summary)
             summary.extra["backfill"] = (f"{selection.describe()}: {len(selected)} selected, "
                                          f"{len(targets.refs) + len(targets.posts)} re-read from cache")
             if targets.not_cached:
@@ -128,12 +132,12 @@ def backfill(config: Config, selection: Selection) -> dict:
     return run_state(summary.to_dict())  # a partial run ends as Completed named "Partial"
 
 
-def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary) -> None:
+def _reprocess(con, config: Config, rules, options: dict[str, PostOptions], targets: Targets,
+               summary: RunSummary) -> None:
     started = time.perf_counter()
-    zones = post_options(config, hexo_sources(con, config))
     size = config.batch_size
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    prepare = submitter(prepare_task, config.encodings, zones, rules, limits)  # a failed batch: halves
+    prepare = submitter(prepare_task, config.encodings, options, rules, limits)  # a failed batch: halves
     clean = submitter(clean_task, rules, limits)
     cleaned = chain(
         (prepare(inputs) for inputs in input_batches(targets.refs, size)),
@@ -151,8 +155,3 @@ def _reprocess(con, config: Config, rules, targets: Targets, summary: RunSummary
     summary.rejected = total.rejected
     summary.add_rejects(rejects)
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - started
-
-
-def parse_day(value: str) -> date:
-    """A YYYY-MM-DD date for --since/--until (argparse type)."""
-    return date.fromisoformat(value)

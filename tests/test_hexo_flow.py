@@ -118,3 +118,21 @@ def test_generator_html_posts_give_the_same_rows_as_before(tmp_path) -> None:
     for key in expected:
         assert actual[key] == expected[key], key
     assert rows(tmp_path / "wh.duckdb", "SELECT DISTINCT body_format FROM articles") == [("html",)]
+
+
+def test_backfill_records_the_same_file_hash_as_ingest(tmp_path) -> None:
+    """A site's file hashes include its settings' fingerprint; backfill records them the same way, so the
+    next ingest finds every post unchanged and reads none of them."""
+    from newsetl.flows.backfill import Selection, backfill
+
+    sites = copy_sites(tmp_path)
+    config = site_config(tmp_path, sites, names=("huzhenghui",))
+    ingest(config)
+    warehouse = tmp_path / "wh.duckdb"
+    hashes = "SELECT locator, file_hash FROM source_files ORDER BY locator"
+    before = rows(warehouse, hashes)
+    reloaded = backfill(config, Selection())
+    assert (reloaded["status"], reloaded["updated"] + reloaded["unchanged"]) == ("completed", 7)
+    assert rows(warehouse, hashes) == before
+    again = ingest(config)
+    assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 7)

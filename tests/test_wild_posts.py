@@ -20,7 +20,7 @@ from newsetl.config import HexoDirSource, LimitsConfig, config_from_dict
 from newsetl.flows.ingest import ingest
 from newsetl.models import Batch, InputRef
 from newsetl.posts.clean import clean_posts
-from newsetl.posts.discover import hash_bytes, list_sources
+from newsetl.posts.discover import file_digest, list_sources
 from newsetl.posts.limits import PostLimits, load_front_matter, parse_html
 from newsetl.posts.pipeline import prepare_batch
 from tests.helpers import rows
@@ -40,7 +40,7 @@ def with_date(value: str) -> bytes:
 
 
 def prepare(*items: bytes, limits: PostLimits | None = None) -> Batch:
-    refs = [InputRef("s", "hexo_dir", f"p{i}.md", f"/nowhere/p{i}.md", hash_bytes(data), len(data), data=data)
+    refs = [InputRef("s", "hexo_dir", f"p{i}.md", f"/nowhere/p{i}.md", file_digest(data), len(data), data=data)
             for i, data in enumerate(items)]
     return prepare_batch(Batch(refs), ["utf-8"], ZONES, RULES, *([limits] if limits else []))
 
@@ -157,7 +157,7 @@ def test_too_many_elements_and_over_time_budget_are_rejects():
     slow = prepare(post(), limits=PostLimits(post_seconds=1e-9))
     stage, error = one_reject(slow)
     assert stage == "read" and error.startswith("over the time budget: read took 0.0 s (limit 1e-09 s)")
-    assert slow.rejects[0].file_hash == hash_bytes(post())  # remembered: an unchanged file is not redone
+    assert slow.rejects[0].file_hash == file_digest(post())  # remembered: an unchanged file is not redone
 
 
 # -- source roots ------------------------------------------------------------------------------------------

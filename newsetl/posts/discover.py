@@ -65,8 +65,10 @@ def iter_post_files(root: Path, globs: list[str], exclude: list[str]) -> list[Pa
     return files
 
 
-def hash_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def file_digest(data: bytes, salt: str = "") -> str:
+    """The hash recorded for a post file: of its bytes, and of its source's Hexo site settings when there are
+    some (`PostOptions.fingerprint`), so a site config change makes every post of the site changed."""
+    return hashlib.sha256(data + b"\0" + salt.encode() if salt else data).hexdigest()
 
 
 def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
@@ -139,7 +141,7 @@ class ChangedFiles:
                 self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
                 continue
             trusted = stat if stat.mtime_ns < self._racy_from and stat.size == len(data) else None
-            digest = hash_bytes(data + b"\0" + salt.encode()) if salt else hash_bytes(data)
+            digest = file_digest(data, salt)
             if self.known.get(key) == digest:
                 self.unchanged += 1
                 if self.stats.get(key) != trusted:
