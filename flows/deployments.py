@@ -25,6 +25,7 @@ from newsetl.flows.runners import with_runner
 from newsetl.config import Config, DeploymentConfig, load_config
 from newsetl.errors import ConfigError, NewsetlError, WarehouseBusy
 from newsetl.runtime.lock import warehouse_lock
+from newsetl.runs import counts_line
 
 FLOW_NAME = "newsetl-scheduled"
 
@@ -50,8 +51,7 @@ def config_for(config: Config, entry: DeploymentConfig) -> Config:
 
 def summary_state(summary: dict) -> State:
     """Completed, Completed named "Partial", or Failed, with the run's counts as the message."""
-    counts = (f"run {summary['run_id']}: {summary['discovered']} discovered, {summary['new']} new, "
-              f"{summary['updated']} updated, {summary['unchanged']} unchanged, {summary['rejected']} rejected")
+    counts = f"run {summary['run_id']}: {counts_line(summary)}"
     if summary["status"] == "failed":
         return Failed(message=f"{counts}; {summary.get('message') or 'failed'}", data=summary)
     if summary["status"] == "partial":

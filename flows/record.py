@@ -12,7 +12,7 @@ import duckdb
 from prefect.context import get_run_context
 from prefect.states import Completed, State
 
-from newsetl.runs import RunSummary
+from newsetl.runs import RunSummary, counts_line
 from newsetl.tasks.record import record_task
 from newsetl.warehouse.runs import abort_abandoned_runs, start_run
 
@@ -61,7 +61,5 @@ def run_state(summary: dict) -> dict | State:
         return summary
     problems = summary.get("problems") or []
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-    counts = (f"run {summary['run_id']}: {summary.get('discovered', 0)} discovered, {summary.get('new', 0)} new, "
-              f"{summary.get('updated', 0)} updated, {summary.get('unchanged', 0)} unchanged, "
-              f"{summary.get('rejected', 0)} rejected")
+    counts = f"run {summary['run_id']}: {counts_line(summary)}"
     return Completed(name="Partial", message=f"{counts}; partial: {'; '.join(problems[:3])}{more}", data=summary)

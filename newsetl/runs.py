@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from newsetl.models import Reject
 
@@ -74,6 +74,12 @@ class RunSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
+
+
+def counts_line(summary: Mapping) -> str:
+    """A run's counts in one line (a summary dict): `15 discovered, 15 new, 0 updated, 0 unchanged, 0 rejected`."""
+    return ", ".join(f"{summary.get(key, 0)} {key}" for key in ("discovered", "new", "updated", "unchanged",
+                                                                  "rejected"))
 
 def run_markdown(summary: RunSummary) -> str:
     """The run summary as markdown for the Prefect UI: headings, tables and bullet lists, never Python reprs."""

@@ -18,6 +18,7 @@ from typing import Callable
 
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
+from newsetl.runs import counts_line
 from newsetl.cli.outcome import (EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, LOG_FORMATS, error, finish,
                                  format_from_argv, is_json, json_terminal_logs, note, quiet_expected_errors,
                                  set_log_format)
@@ -102,9 +103,7 @@ def run_seconds(summary: dict) -> float | None:
 def _summary_lines(summary: dict, config: Config, seconds: float) -> list[str]:
     run = run_seconds(summary)
     took = f"{seconds:.1f} s" if run is None else f"{run:.1f} s; {seconds:.1f} s with start-up"
-    lines = [f"ingest {summary['status']} (run {summary['run_id']}, {took}): "
-             f"{summary['discovered']} discovered, {summary['new']} new, {summary['updated']} updated, "
-             f"{summary['unchanged']} unchanged, {summary['rejected']} rejected"]
+    lines = [f"ingest {summary['status']} (run {summary['run_id']}, {took}): {counts_line(summary)}"]
     for problem in summary.get("problems", [])[:5] if summary["status"] == "partial" else []:
         lines.append(f"  problem: {problem}")
     for reason, count in summary.get("reject_reasons", {}).items():
