@@ -1,7 +1,7 @@
 """The `ingest` flow: discover -> read -> parse -> clean -> load -> record.
 
 Read, parse and clean run on the configured task runner as one task run per batch of posts
-(tasks/prepare.py chains the three step functions); loading is done inline by the flow itself, the
+(newsetl/posts/pipeline.py chains the three step functions, tasks/posts.py wraps it); loading is done inline by the flow itself, the
 warehouse's single writer, one transaction per batch.
 """
 

@@ -73,6 +73,11 @@ class ParsedPost:
         if not self.article_id:
             self.article_id = article_id_for(self.source, self.locator)
 
+    @property
+    def link_base(self) -> str | None:
+        """What the post's relative links and images resolve against: `base_url`, else the post's own URL."""
+        return self.base_url or self.url
+
 
 @dataclass(slots=True)
 class ImageRef:

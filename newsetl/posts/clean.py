@@ -143,7 +143,7 @@ class _Cleaner:
         for attr in self.rules.image_src_attrs:
             value = img.get(attr)
             if value and value.strip() and not value.strip().startswith("data:image/gif;base64,R0lGOD"):
-                return resolve_url(value, self.post.base_url or self.post.url)
+                return resolve_url(value, self.post.link_base)
         return None
 
     def _add_image(self, url: str | None, role: str, alt: str | None = None) -> ImageRef | None:
@@ -364,7 +364,7 @@ class _Cleaner:
                     element.set("src", url)
                 continue
             if element.tag == "a" and element.get("href"):
-                element.set("href", resolve_url(element.get("href"), self.post.base_url or self.post.url))
+                element.set("href", resolve_url(element.get("href"), self.post.link_base))
             keep = KEEP_ATTRS.get(element.tag, ())
             for name in [n for n in element.attrib if n not in keep]:
                 del element.attrib[name]
@@ -433,7 +433,7 @@ def clean_post(post: ParsedPost, site_rules: SiteRules, limits: PostLimits = DEF
     hexo_images(cleaner, post)
     for role, url in (("headimg", post.headimg), ("thumbnail", post.thumbnail), *post.media):
         if url:
-            cleaner._add_image(resolve_url(url, post.base_url or post.url), role)
+            cleaner._add_image(resolve_url(url, post.link_base), role)
     headline_only = headline(cleaner, post)
     if headline_only:  # a title (and link) without a body: an article with an empty body, flagged
         body_html, body_text = "", ""
@@ -471,7 +471,7 @@ def hexo_images(cleaner: _Cleaner, post: ParsedPost) -> None:
                                         for url in (post.headimg, post.thumbnail))
     for url in post.covers:
         cleaner._add_image((post.local.key(url) if post.local is not None else None)
-                           or resolve_url(url, post.url), "cover")
+                           or resolve_url(url, post.link_base), "cover")
 
 
 def hexo_hash_fields(post: ParsedPost) -> list:
