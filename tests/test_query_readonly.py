@@ -132,6 +132,9 @@ def test_query_result_can_still_be_written_with_out(warehouse: Path, tmp_path: P
     code, _, err = _query(warehouse, sql, capsys, "--out", str(target))
     assert code == 0 and err == f"wrote 2 rows to {target} (csv)\n"
     assert target.read_text(encoding="utf-8") == _plain(warehouse, sql)
+    elsewhere = tmp_path / "copied.csv"  # the user's SQL itself is refused the same way with --out
+    code, _, err = _query(warehouse, f"COPY articles TO '{elsewhere}'", capsys, "--out", str(target))
+    assert code == 2 and err.startswith(PREFIX) and not elsewhere.exists()
 
 
 def test_other_readers_are_not_sandboxed(warehouse: Path, tmp_path: Path, capsys):

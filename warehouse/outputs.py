@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from newsetl.errors import UsageError
-from newsetl.warehouse.db import read_only_sandbox
+from newsetl.warehouse.report_queries import query_failed, user_sql
 
 # Extension -> COPY options. JSON is an array of objects, like `--format json` on stdout.
 COPY_FORMATS = {
@@ -34,15 +34,13 @@ def out_format(path: Path) -> str:
 
 def result_table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     """The result of SQL a user typed as an Arrow table, on the reader locked down first (`read_only_sandbox`)."""
-    read_only_sandbox(con)
+    cursor = user_sql(con, sql)
+    if cursor.description is None:
+        raise UsageError("query failed: the statement returns no rows to write")
     try:
-        cursor = con.execute(sql)
-        if cursor.description is None:
-            raise UsageError("query failed: the statement returns no rows to write")
         return cursor.to_arrow_table()
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"query failed: {first}") from None
+        raise query_failed(exc) from None
 
 
 def copy_table(table: pa.Table, path: Path) -> int:

@@ -170,14 +170,27 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[t
     Reading the warehouse (tables, views, search) works; a statement that would write a file, attach a
     database, install or load an extension or change a setting is refused. Errors become one-line usage errors.
     """
-    read_only_sandbox(con)
+    cursor = user_sql(con, sql)
+    if cursor.description is None:
+        return [], []
     try:
-        cursor = con.execute(sql)
-        if cursor.description is None:
-            return [], []
         return [d[0] for d in cursor.description], cursor.fetchall()
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, duckdb.PermissionException) or REFUSED.search(first):
-            raise UsageError(f"query failed: refused, `newsetl query` only reads the warehouse ({first})") from None
-        raise UsageError(f"query failed: {first}") from None
+        raise query_failed(exc) from None
+
+
+def user_sql(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:
+    """Run SQL a user typed on `con`, locked down first (`read_only_sandbox`); errors are one-line UsageErrors."""
+    read_only_sandbox(con)
+    try:
+        return con.execute(sql)
+    except duckdb.Error as exc:
+        raise query_failed(exc) from None
+
+
+def query_failed(exc: duckdb.Error) -> UsageError:
+    """A DuckDB error of a user's query as one line; a statement the sandbox refused says so."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.PermissionException) or REFUSED.search(first):
+        return UsageError(f"query failed: refused, `newsetl query` only reads the warehouse ({first})")
+    return UsageError(f"query failed: {first}")

@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             config.warehouse = args.warehouse.resolve()
         if args.command in FLOW_MODULES:
             _private_api_ready(FLOW_MODULES[args.command])
-        if args.command in ("ingest", "backfill", "reprocess", "images", "serve"):  # commands that run flows
+        if args.command in FLOW_MODULES or args.command == "serve":  # commands that run flows
             quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
             if is_json():
                 json_terminal_logs()
