@@ -9,7 +9,6 @@ the other URLs carry on.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from newsetl.feeds.fetch import Fetched, FetchFailed, Fetcher, HttpPolicy
 from newsetl.feeds.items import feed_warnings, parse_feed
 from newsetl.warehouse.source_state import SourceState, successor
 from newsetl.models import FeedWarning, InputRef, ParsedPost, Reject
+from newsetl.posts.discover import file_digest
 
 RemoteSource = FeedSource | PostUrlsSource
 
@@ -146,7 +146,7 @@ async def collect_post_url(ctx: Context, source: PostUrlsSource, url: str, out: 
         out.states.append(_fetched_state(ctx, source.name, "post_url", got, None, None))
         return
     data = got.content or b""
-    digest = hashlib.sha256(data).hexdigest()
+    digest = file_digest(data)  # a post file's hash, as for one on disk
     ref = InputRef(source.name, "post_urls", url, url, digest, len(data), url=got.final_url)
     try:
         text, _ = decode_body(data, got.charset, ctx.encodings)
