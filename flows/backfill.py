@@ -27,6 +27,8 @@ from newsetl.posts.limits import PostLimits
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import file_digest
 from newsetl.posts.options import PostOptions
+from newsetl.posts.post_links import DeferredLinks
+from newsetl.flows.post_links import relink_step
 from newsetl.posts.sources import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
@@ -137,7 +139,8 @@ def _reprocess(con, config: Config, rules, options: dict[str, PostOptions], targ
     started = time.perf_counter()
     size = config.batch_size
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    prepare = submitter(prepare_task, config.encodings, options, rules, limits)  # a failed batch: halves
+    deferred = DeferredLinks(options)  # posts using post_link: prepared at the end (newsetl/posts/post_links.py)
+    prepare = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
     clean = submitter(clean_task, rules, limits)
     cleaned = chain(
         (prepare(inputs) for inputs in input_batches(targets.refs, size)),
@@ -148,7 +151,9 @@ def _reprocess(con, config: Config, rules, options: dict[str, PostOptions], targ
     rejects = list(targets.rejects)
     if targets.rejects:
         total.add(load_task(con, Batch([], targets.rejects), summary.run_id))
-    load_batches(con, cleaned, total, rejects, summary.run_id, len(targets.refs) + len(targets.posts), force=True)
+    load_batches(con, cleaned, total, rejects, summary.run_id, len(targets.refs) + len(targets.posts), force=True,
+                 on_batch=deferred.add)
+    total.add(relink_step(con, deferred, rules, limits, summary.run_id, rejects, size, force=True))
     summary.discovered = (len(targets.refs) + len(targets.posts) + len(targets.rejects)
                           + sum(targets.not_cached.values()))
     summary.new, summary.updated, summary.unchanged = total.new, total.updated, total.unchanged

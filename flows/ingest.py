@@ -27,6 +27,8 @@ from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, submitter, wait_all
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
+from newsetl.flows.post_links import relink_step
+from newsetl.posts.post_links import DeferredLinks
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
 from newsetl.tasks.load import load_task
@@ -110,11 +112,15 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    submit = submitter(prepare_task, config.encodings, zones, rules, limits)  # a failed batch: halves
+    deferred = DeferredLinks(zones)  # posts using post_link: prepared at the end (newsetl/posts/post_links.py)
+    submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
     cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
-                                                 skipped=lambda: changed.unchanged + len(changed.rejects),
-                                                 stats=changed.stat_of)
+                                                 skipped=lambda: changed.unchanged + len(changed.rejects)
+                                                 + len(deferred),
+                                                 stats=changed.stat_of, on_batch=deferred.add)
+    total.add(relink_step(con, deferred, rules, limits, summary.run_id, rejects, config.batch_size,
+                          stats=changed.stat_of))
     refresh_stats(con, changed.restat)  # files re-hashed and found unchanged (touched, copied back, --rehash)
     if changed.rejects:  # files that could not be read
         rejects.extend(changed.rejects)
@@ -137,7 +143,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
 
 def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadCounts, rejects: list, run_id: str,
                  expected: int, force: bool = False, skipped: Callable[[], int] | None = None,
-                 stats: Callable | None = None) -> float:
+                 stats: Callable | None = None, on_batch: Callable[[Batch], None] | None = None) -> float:
     """Load batches in order as their futures finish, with a bounded window of batches in flight.
 
     `cleaned` submits lazily (a generator), so the window keeps memory flat however many posts there are.
@@ -146,7 +152,8 @@ def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadC
     Adds to `total` and `rejects`; returns the seconds spent loading. `force` and `stats` (each input file's
     stat when hashed) are passed to `load_batch`.
     Progress (of `expected` inputs) is reported after each batch; `skipped()` counts inputs that never reach a
-    batch (unchanged or unreadable files), so the bar reaches the end on a rerun too.
+    batch (unchanged or unreadable files), so the bar reaches the end on a rerun too. `on_batch(batch)` sees each
+    prepared batch before it is loaded (the ingest takes its deferred post_link posts).
     """
     in_flight: deque[PrefectFuture | Submitted | Batch] = deque(islice(cleaned, IN_FLIGHT_BATCHES))
     done = 0
@@ -172,6 +179,8 @@ def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadC
             del pending
             in_flight.extend(islice(cleaned, 1))
             rejects.extend(batch.rejects)
+            if on_batch is not None:
+                on_batch(batch)
             started = time.perf_counter()
             total.add(load_task(con, batch, run_id, force=force, stats=stats))
             load_seconds += time.perf_counter() - started

@@ -65,6 +65,7 @@ class ParsedPost:
     covers: list[str] = field(default_factory=list)  # cover, banner, featured_image, photos
     local: object | None = None          # hexo_post.LocalImages: relative image paths -> files on disk
     warnings: list[str] = field(default_factory=list)  # e.g. unknown tag plugins
+    post_links: list[str] = field(default_factory=list)  # slugs its post_link / post_path tags name
     media: list[tuple[str, str]] = field(default_factory=list)  # (role, url): feed enclosures and media images
     base_url: str | None = None          # where the body's relative URLs point from (xml:base, feed URL)
     repairs: list[str] = field(default_factory=list)  # what the feed reader had to repair (derived title, id)
@@ -171,7 +172,7 @@ class Batch:
     (looking for futures to resolve), which for a batch of 1,000 articles costs seconds per task call.
     """
 
-    __slots__ = ("items", "rejects", "tables", "skipped")
+    __slots__ = ("items", "rejects", "tables", "skipped", "deferred")
 
     def __init__(self, items: list | None = None, rejects: list[Reject] | None = None,
                  tables: object | None = None, skipped: int = 0) -> None:
@@ -179,6 +180,7 @@ class Batch:
         self.rejects = rejects if rejects is not None else []
         self.skipped = skipped  # posts Hexo would not publish (`published: false`): counted, not rejected
         self.tables = tables  # cleaned batches: Arrow tables built by the worker (newsetl.posts.tables.ArticleTables)
+        self.deferred: list = []  # posts prepared again once their post_link targets are known (posts/link_targets.py)
 
     def __repr__(self) -> str:
         return f"Batch({len(self.items)} items, {len(self.rejects)} rejects)"

@@ -136,3 +136,50 @@ def test_backfill_records_the_same_file_hash_as_ingest(tmp_path) -> None:
     assert rows(warehouse, hashes) == before
     again = ingest(config)
     assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 7)
+
+
+# Ours (not from a real blog): a post of the hexojs-site fixture linking to the real posts of that site by slug
+# (`:title` of its `new_post_name`, i.e. without the date), by title, with custom HTML text, and to no post.
+LINKS_POST = """---
+title: Links between posts
+date: 2026-06-01 09:00:00
+---
+Read {% post_link hexo-4-released %} first, then {% post_link 'Hexo 2.8 Released' 'the 2.8 notes' %}.
+
+The newest: {% post_link hexo-lost-41k-github-stars-with-one-command <b>41k</b> false %} at {% post_path hexo-4-released %}.
+
+{% post_link hexo-5-released %} does not exist.
+"""
+
+
+def test_post_link_shows_the_target_title_and_url_whatever_the_batch_order(tmp_path) -> None:
+    sites = copy_sites(tmp_path)
+    posts = sites / "hexojs-site" / "source" / "_posts"
+    (posts / "2026-06-01-links.md").write_text(LINKS_POST, encoding="utf-8")
+    config = site_config(tmp_path, sites, names=["hexojs-site"])
+    config.batch_size = 2  # the targets are prepared in other batches, before and after the linking post
+    first = ingest(config)
+    assert (first["new"], first["updated"], first["rejected"]) == (6, 0, 0)
+    warehouse = tmp_path / "wh.duckdb"
+    query = ("SELECT body_html, warnings FROM articles WHERE locator = '2026-06-01-links.md'")
+    [(html, warnings)] = rows(warehouse, query)
+    assert ('<a href="https://hexo.io/news/2019/10/14/hexo-4-released/" title="Hexo 4.0.0 Released">'
+            'Hexo 4.0.0 Released</a>') in html
+    assert ('<a href="https://hexo.io/news/2014/07/13/hexo-2-8-released/" title="Hexo 2.8 Released">'
+            'the 2.8 notes</a>') in html  # found by its title, as Hexo does when no slug matches
+    assert rows(warehouse, "SELECT p.text FROM paragraphs p JOIN articles a USING (article_id) "
+                           "WHERE a.locator = '2026-06-01-links.md' ORDER BY p.position") == [
+        ("Read Hexo 4.0.0 Released first, then the 2.8 notes.",),
+        ("The newest: 41k at https://hexo.io/news/2019/10/14/hexo-4-released/.",),
+        ("hexo-5-released does not exist.",)]
+    assert warnings == ["post_link: no post 'hexo-5-released' in this site"]
+
+    again = ingest(config)  # nothing changed: nothing read, nothing loaded
+    assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 6)
+    # The linking post changes: prepared again, its targets now come from the warehouse.
+    (posts / "2026-06-01-links.md").write_text(LINKS_POST + "\nOne more line.\n", encoding="utf-8")
+    changed = ingest(config)
+    assert (changed["new"], changed["updated"], changed["unchanged"]) == (0, 1, 5)
+    [(html2, warnings2)] = rows(warehouse, query)
+    assert 'title="Hexo 4.0.0 Released">Hexo 4.0.0 Released</a>' in html2 and "One more line." in html2
+    assert warnings2 == warnings

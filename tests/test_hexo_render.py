@@ -19,7 +19,8 @@ from newsetl.posts.markdown import detect_format, render_fragment
 from newsetl.posts.options import PostOptions
 from newsetl.posts.sources import post_options
 from newsetl.posts.parse import parse_post_text
-from newsetl.posts.pipeline import prepare_batch
+from newsetl.posts.pipeline import prepare_batch, prepare_texts
+from newsetl.posts.post_links import DeferredLinks
 from newsetl.rules import load_rules
 
 HEXO = Path(__file__).resolve().parent / "fixtures" / "hexo"
@@ -34,16 +35,25 @@ def rows() -> dict:
         {"type": "hexo_dir", "name": name, "path": str(HEXO / name)} for name in SITES]}, base_dir=HEXO)
     options = post_options(config, config.sources)
     found = discover_sources([(s, options[s.name].root) for s in config.sources], {})
-    batch = prepare_batch(Batch(found.todo), ["utf-8"], options, load_rules())
-    assert batch.rejects == []
-    assert len(found.todo) == 25 and len(batch.items) == 24 and batch.skipped == 1  # long-title: published: false
+    deferred = DeferredLinks(options)  # as the ingest flow does: posts using post_link come back, then again
+    batch = prepare_batch(Batch(found.todo), ["utf-8"], deferred.options, load_rules())
+    deferred.add(batch)
+    assert [p.raw.ref.locator for p in deferred.posts] == ["Hexo-Tag-Plugins.md"]
+    stored = batch.tables.articles.to_pylist()
+    raws, linked = deferred.finish(lambda source: [(a["locator"], a["title"], a["url"]) for a in stored
+                                                   if a["source"] == source])
+    relinked = prepare_texts(raws, linked, load_rules())
+    assert batch.rejects == relinked.rejects == []
+    assert len(found.todo) == 25 and batch.skipped == 1  # long-title: published: false
+    assert (len(batch.items), len(relinked.items)) == (23, 1)
     paragraphs, images = {}, {}
-    for p in batch.tables.paragraphs.to_pylist():
-        paragraphs.setdefault(p["article_id"], []).append(p)
-    for i in batch.tables.images.to_pylist():
-        images.setdefault(i["article_id"], []).append(i)
+    for tables in (batch.tables, relinked.tables):
+        for p in tables.paragraphs.to_pylist():
+            paragraphs.setdefault(p["article_id"], []).append(p)
+        for i in tables.images.to_pylist():
+            images.setdefault(i["article_id"], []).append(i)
     return {(a["source"], a["locator"]): (a, paragraphs.get(a["article_id"], []), images.get(a["article_id"], []))
-            for a in batch.tables.articles.to_pylist()}
+            for a in stored + relinked.tables.articles.to_pylist()}
 
 
 def kinds(paragraphs: list[dict], kind: str) -> list:
@@ -107,7 +117,13 @@ def test_tag_plugins_render_as_hexo_does(rows) -> None:
         ("embed", "https://player.vimeo.com/video/82090131")]
     article, paragraphs, images = rows[("huzhenghui", "Hexo-Tag-Plugins.md")]
     texts = [p["text"] for p in paragraphs]
-    assert "Hexo Commands" in texts and "Hexo-Configuration" in texts  # post_link: custom text, else the slug
+    # post_link: the target post's title (that post's front matter says "Hexo-Configuration") and URL, or the
+    # text given; the title attribute is always the target's title. post_path: the target's URL.
+    assert ('<a href="http://yoursite.com/2019/10/16/Hexo-Configuration/" title="Hexo-Configuration">'
+            'Hexo-Configuration</a>') in article["body_html"]
+    assert ('<a href="http://yoursite.com/2019/10/16/Hexo-Commands/" title="Hexo Commands">Hexo Commands</a>'
+            in article["body_html"])
+    assert "http://yoursite.com/2019/10/16/Hexo-Front-Matter/" in texts
     assert "/2019/10/16/Hexo-Tag-Plugins/banner.jpg" in texts  # asset_path: the asset's public path
     assert ("embed", "https://huzhenghui.github.io") in [(p["kind"], p["text"]) for p in paragraphs]  # iframe
     assert [(i["url"], i["alt"]) for i in images] == [

@@ -139,6 +139,8 @@ def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post
         return f"/{post_path}{name}" if post_path is not None else name
 
     ctx = TagContext(asset_ref=asset_ref, asset_url=asset_url, code_file=code_file, markdown=lambda text: "")
+    if opts.links is not None:
+        ctx.find_post = opts.links.find
     ctx.markdown = lambda text: render_fragment(text, ctx)
     return ctx
 
@@ -149,6 +151,7 @@ class Body:
     body_format: str
     excerpt: str | None = None
     warnings: list[str] = field(default_factory=list)
+    post_links: list[str] = field(default_factory=list)  # slugs named by post_link / post_path
 
 
 def render_body(body: str, locator: str, local: LocalImages | None, opts: PostOptions,
@@ -158,9 +161,10 @@ def render_body(body: str, locator: str, local: LocalImages | None, opts: PostOp
     if body_format == "html":
         match = MORE_RE.search(body)
         return Body(body, "html", html_text(body[:match.start()]) or None if match else None)
-    rendered = render_markdown(body, tag_context(locator, local, opts, post_path))
+    ctx = tag_context(locator, local, opts, post_path)
+    rendered = render_markdown(body, ctx)
     excerpt = html_text(rendered.excerpt_html) if rendered.excerpt_html is not None else None
-    return Body(rendered.html, "markdown", excerpt or None, rendered.warnings)
+    return Body(rendered.html, "markdown", excerpt or None, rendered.warnings, ctx.post_links)
 
 
 def post_path(locator: str, published: datetime | None, meta: dict, categories: list[str], lang: str | None,
@@ -208,5 +212,6 @@ def complete(post: ParsedPost, meta: dict, ref: InputRef, opts: PostOptions,
             post.url = post.url or opts.site.public_url(path)
     body = render_body(post.body_html, ref.locator, post.local, opts, path)
     post.body_html, post.body_format, post.warnings = body.html, body.body_format, body.warnings
+    post.post_links = body.post_links
     post.summary = _text(meta, "excerpt") or body.excerpt or post.summary
     return post

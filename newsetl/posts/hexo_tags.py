@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from newsetl.posts.link_targets import LinkTarget
+
 # One tag: `{% name args %}` (Nunjucks also allows `{%- ... -%}`).
 TAG_RE = re.compile(r"\{%-?\s*([A-Za-z_][\w-]*)(.*?)-?%\}", re.S)
 ARG_RE = re.compile(r'"([^"]*)"|\'([^\']*)\'|(\S+)')
@@ -39,8 +41,10 @@ class TagContext:
     asset_url: Callable[[str], str]                # asset file name -> its public URL (asset_path, asset_link)
     code_file: Callable[[str], Path | None]        # include_code path -> a file inside the site, or None
     markdown: Callable[[str], str]                 # renders a tag body (blockquote, pullquote) as Hexo does
+    find_post: Callable[[str], LinkTarget | None] = lambda slug: None  # post_link slug -> the post it names
     warnings: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    post_links: list[str] = field(default_factory=list)  # slugs named by post_link / post_path, in order
 
 
 def split_args(text: str) -> list[str]:
@@ -288,16 +292,37 @@ def asset_link(args: list[str], body: str, ctx: TagContext) -> str:
     return f'<a href="{_e(ctx.asset_url(args[0]))}" title="{_e(title)}">{_e(title)}</a>'
 
 
+def _linked_post(args: list[str], ctx: TagContext, tag: str) -> LinkTarget | None:
+    """The post a post_link/post_path names (noted in `ctx.post_links`); a warning when there is none."""
+    ctx.post_links.append(args[0])
+    target = ctx.find_post(args[0])
+    if target is None:
+        ctx.warnings.append(f"{tag}: no post {args[0]!r} in this site")
+    return target
+
+
 def post_link(args: list[str], body: str, ctx: TagContext) -> str:
-    """`{% post_link slug [title] [escape] %}`: the other post's title is not known here; the slug stands in."""
+    """`{% post_link slug [title] [escape] %}`: a link to the post with that slug (else title), showing its
+    title unless one is given, as hexo/lib/plugins/tag/post_link does; an unknown post: its text, a warning."""
     if not args:
+        ctx.warnings.append("post_link without a post")
         return ""
-    text = " ".join(a for a in args[1:] if a not in ("true", "false")) or args[0]
-    return f'<a title="{_e(args[0])}">{_e(text)}</a>'
+    args = list(args)
+    escape = args.pop() != "false" if len(args) > 1 and args[-1] in ("true", "false") else True
+    target = _linked_post(args, ctx, "post_link")
+    given = " ".join(args[1:])
+    if target is None:
+        return _e(given or args[0])
+    text = given or target.title
+    return f'<a{_attrs(href=target.url, title=target.title)}>{_e(text) if escape else text}</a>'
 
 
 def post_path(args: list[str], body: str, ctx: TagContext) -> str:
-    return _e(args[0]) if args else ""
+    """`{% post_path slug %}`: the URL of the post with that slug; nothing when it is unknown (as Hexo)."""
+    if not args:
+        return ""
+    target = _linked_post(args, ctx, "post_path")
+    return _e(target.url or "") if target is not None else ""
 
 
 def link(args: list[str], body: str, ctx: TagContext) -> str:

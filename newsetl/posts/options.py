@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from newsetl.posts.hexo_site import HexoSite
+from newsetl.posts.link_targets import LinkTargets
 
 
 @dataclass(slots=True)
@@ -19,6 +20,8 @@ class PostOptions:
     site: HexoSite | None = None          # the Hexo site's _config.yml, when there is one
     root: Path | None = None              # the folder the source's locators are relative to
     local_root: Path | None = None        # the folder local image keys are relative to (nothing outside is read)
+    links: LinkTargets | None = None      # the site's posts post_link may name (None: not known yet)
+    defer_links: bool = False             # without `links`: hand posts that use post_link back (link_targets.py)
 
     @property
     def fingerprint(self) -> str:

@@ -12,6 +12,8 @@ from newsetl.models import Batch
 from newsetl.rules import SiteRules
 from newsetl.posts.clean import clean_posts
 from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits
+from newsetl.posts.link_targets import DeferredPost
+from newsetl.posts.options import PostOptions, as_options
 from newsetl.posts.parse import parse_posts
 from newsetl.posts.read import read_inputs
 
@@ -21,6 +23,35 @@ def prepare_batch(inputs: Batch, encodings: list[str], zones: dict[str, ZoneInfo
     """Read, parse and clean a Batch of InputRefs into a batch ready to load.
 
     Each step turns whatever one post raises into a Reject for that post, within `limits` (newsetl/posts/limits.py),
-    so the batch always comes back whole: every input is an article, a reject or skipped.
+    so the batch always comes back whole: every input is an article, a reject, skipped or deferred (a post
+    using post_link of a source with `defer_links`: in `Batch.deferred`, its text kept, not cleaned yet).
     """
-    return clean_posts(parse_posts(read_inputs(inputs.items, encodings, limits), zones, limits), rules, limits)
+    return prepare_texts(read_inputs(inputs.items, encodings, limits), zones, rules, limits)
+
+
+def prepare_texts(raws: Batch, zones: dict[str, ZoneInfo | PostOptions], rules: SiteRules,
+                  limits: PostLimits = DEFAULT_LIMITS) -> Batch:
+    """Parse and clean a Batch of RawPosts (decoded texts) into a batch ready to load."""
+    parsed = parse_posts(raws, zones, limits)
+    deferred = defer_linked(raws, parsed, zones)
+    del raws
+    cleaned = clean_posts(parsed, rules, limits)
+    cleaned.deferred = deferred
+    return cleaned
+
+
+def defer_linked(raws: Batch, parsed: Batch, zones: dict[str, ZoneInfo | PostOptions]) -> list[DeferredPost]:
+    """Take the posts that used post_link/post_path before their source's link targets were known out of
+    `parsed`, as DeferredPosts (only for sources whose options ask for it)."""
+    if not any(isinstance(o, PostOptions) and o.defer_links and o.links is None for o in zones.values()):
+        return []
+    texts = {(raw.ref.source, raw.ref.locator): raw for raw in raws.items}
+    kept, deferred = [], []
+    for post in parsed.items:
+        options = as_options(zones[post.source])
+        if post.post_links and options.defer_links and options.links is None:
+            deferred.append(DeferredPost(texts[(post.source, post.locator)], post.post_links, post.title, post.url))
+        else:
+            kept.append(post)
+    parsed.items = kept
+    return deferred
