@@ -17,7 +17,7 @@ from lxml import etree
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
-from newsetl.posts import captions, notes, promo
+from newsetl.posts import captions, literals, notes, promo
 from newsetl.posts.sanitize import sanitize_html
 from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html, reason
 from newsetl.posts.tables import cleaned_batch
@@ -89,13 +89,13 @@ class _Cleaner:
         """Take an editor or origin note out of `text`; True when the paragraph is such a note."""
         if len(text) > self.rules.max_note_chars:
             return False
-        for pattern in self.rules.editor_patterns:
-            match = pattern.search(text)
+        for pattern in () if literals.none_match(self.rules.editor_patterns, text) else self.rules.editor_patterns:
+            match = literals.search(pattern, text)
             if match:
                 self.editor = self.editor or match.group("name")
                 return True
-        for pattern in self.rules.origin_patterns:
-            match = pattern.search(text)
+        for pattern in () if literals.none_match(self.rules.origin_patterns, text) else self.rules.origin_patterns:
+            match = literals.search(pattern, text)
             if match:
                 self.origin = self.origin or match.group("name")
                 return True
@@ -125,7 +125,7 @@ class _Cleaner:
             text = normalize_text(chunk)
             if text and len(text) <= self.rules.max_note_chars:
                 for pattern in self.rules.origin_patterns:
-                    match = pattern.search(text)
+                    match = literals.search(pattern, text)
                     if match:
                         self.origin = match.group("name")
                         return
@@ -196,10 +196,12 @@ class _Cleaner:
         parts.clear()
         if not text:
             return
-        leaf = normalize_text(owner.text_content()) == text
+        whole = text
         text = self._metadata(text)
         if not text or self._note(text) or (self._short(text) and self._boilerplate(text)):
-            if leaf and owner is not self.root:
+            # the owner goes when this paragraph was all of its text (a leaf); the tree is unchanged until
+            # _sanitized_html, so its text is the same here as before the notes were taken
+            if owner is not self.root and normalize_text(owner.text_content()) == whole:
                 self._drop.append(owner)
             return
         kind = self._kind(owner)
@@ -250,10 +252,10 @@ class _Cleaner:
         return "\n".join(rows)
 
     def _boilerplate(self, text: str) -> bool:
-        if self.rules.promo_markers is not None and self.rules.promo_markers.search(text):
+        if self.rules.promo_markers is not None and literals.search(self.rules.promo_markers, text):
             self._promo_pending = True
             return True
-        return self.rules.remove_phrases is not None and bool(self.rules.remove_phrases.search(text))
+        return self.rules.remove_phrases is not None and bool(literals.search(self.rules.remove_phrases, text))
 
     def _walk(self, element: etree._Element, parts: list[str], owner: etree._Element) -> None:
         """Emit paragraphs and images in document order; block elements close the current paragraph."""
@@ -370,14 +372,28 @@ class _Cleaner:
                 del element.attrib[name]
             if element.tag in UNWRAP_TAGS:
                 element.drop_tag()
-        for element in reversed(list(root.iter())):
-            if element is root or element.getparent() is None:
-                continue
-            if element.tag in BLOCK_TAGS and not element.text_content().strip() and \
-                    next(element.iter("img"), None) is None:
-                element.drop_tree()
+        _drop_empty_blocks(root)
         root.attrib.clear()
         return sanitize_html(lxml.html.tostring(root, encoding="unicode").strip())  # the allow-list: sanitize.py
+
+
+def _drop_empty_blocks(root: etree._Element) -> None:
+    """Drop the block elements (not `root`) with neither text nor an image anywhere inside.
+
+    One pass, innermost first: an element has content when it is an image, has text of its own, or a child
+    has content or text after it (its tail), which `filled` carries up to the parent. Dropping an empty
+    element keeps its tail in the same parent, so no parent's content changes on the way up.
+    """
+    filled: set = set()
+    for element in reversed(list(root.iter())):
+        parent = element.getparent()
+        if parent is None:
+            continue
+        full = element in filled or element.tag == "img" or bool(element.text and element.text.strip())
+        if full or (element.tail and element.tail.strip()):
+            filled.add(parent)
+        if not full and element.tag in BLOCK_TAGS:
+            element.drop_tree()
 
 
 def content_hash(article_fields: list) -> str:

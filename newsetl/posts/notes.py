@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from newsetl.posts import literals
+
 FIELDS = ("origin", "author", "byline", "editor", "credit", "image_credit")
 # What may surround a value but is never part of it: spaces, separators, quotes and brackets.
 _EDGE = " \t\u3000：:，,、；;。.．·|｜/／\"'“”‘’「」『』【】《》（）()[]<>〈〉"
@@ -47,9 +49,11 @@ def tidy_rest(text: str) -> str:
 def take_notes(text: str, patterns: tuple[re.Pattern, ...]) -> Notes:
     """Cut every match of `patterns` out of `text`; each named group that matched fills its field once."""
     notes = Notes(rest=text)
+    if literals.none_match(patterns, text):  # most paragraphs: none of the words the patterns need
+        return notes
     for pattern in patterns:
         while True:
-            match = pattern.search(notes.rest)
+            match = literals.search(pattern, notes.rest)
             if match is None or match.end() == match.start():
                 break
             for name, value in match.groupdict().items():
@@ -74,8 +78,10 @@ def collect(text: str, note_patterns: tuple[re.Pattern, ...], credit_patterns: t
     found = take_notes(text, note_patterns)
     if len(found.rest) > max_credit_chars:
         return found
+    if literals.none_match(credit_patterns, found.rest):
+        return found
     for pattern in credit_patterns:
-        match = pattern.search(found.rest)
+        match = literals.search(pattern, found.rest)
         if match is None:
             continue
         groups = {name: clean_value(value) for name, value in match.groupdict().items() if value}
