@@ -66,6 +66,7 @@ class ParsedPost:
     local: object | None = None          # hexo_post.LocalImages: relative image paths -> files on disk
     warnings: list[str] = field(default_factory=list)  # e.g. unknown tag plugins
     post_links: list[str] = field(default_factory=list)  # slugs its post_link / post_path tags name
+    category_paths: list[list[str]] = field(default_factory=list)  # Hexo's category hierarchies: [[a, b], [c]]
     media: list[tuple[str, str]] = field(default_factory=list)  # (role, url): feed enclosures and media images
     base_url: str | None = None          # where the body's relative URLs point from (xml:base, feed URL)
     repairs: list[str] = field(default_factory=list)  # what the feed reader had to repair (derived title, id)
@@ -122,6 +123,7 @@ class Article:
     tags: list[str] = field(default_factory=list)
     lang: str | None = None
     warnings: list[str] = field(default_factory=list)
+    category_paths: list[list[str]] = field(default_factory=list)  # [[a, b], [c]]: a > b, and c
     heading_levels: dict[int, int] = field(default_factory=dict)  # paragraph position -> heading level 1-6
     code_langs: dict[int, str] = field(default_factory=dict)      # paragraph position -> code language
     byline: str | None = None            # the writer named in the text (作者：…, 记者 …)

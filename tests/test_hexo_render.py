@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import pytest
 from newsetl.config import config_from_dict
 from newsetl.models import Batch, InputRef
 from newsetl.posts.discover import discover_sources
+from newsetl.posts.hexo_post import category_paths
 from newsetl.posts.hexo_site import load_site
 from newsetl.posts.hexo_tags import TagContext
 from newsetl.posts.markdown import detect_format, render_fragment
@@ -129,7 +131,10 @@ def test_tag_plugins_render_as_hexo_does(rows) -> None:
     assert [(i["url"], i["alt"]) for i in images] == [
         ("https://huzhenghui.github.io/css/images/banner.jpg", "Banner"),  # {% img %}: title/alt as Hexo parses
         ("local:huzhenghui/source/_posts/Hexo-Tag-Plugins/banner.jpg", "Banner")]  # {% asset_img %}
-    assert texts.count("Title: {{ title }}") == 2  # the raw tag's body verbatim
+    # `{{ title }}` is the post's title (Hexo renders the post's Nunjucks with its front matter), except in the
+    # raw tag's body (verbatim) and in code
+    assert texts.count("Title: Hexo Tag Plugins") == 1 and texts.count("Title: {{ title }}") == 1
+    assert "Title: {{ title }}\n\n{% raw %}\nTitle: {{ title }}\n{% endraw %}" in texts
     assert article["warnings"] == ["unknown tag plugin 'jsfiddle'", "unknown tag plugin 'gist'"] + [
         "include_code: package.json not found in the site's code_dir"] * 5
 
@@ -218,9 +223,9 @@ def test_site_config_file_names_and_permalinks() -> None:
     assert site.slug("2019-10-14-hexo-4-released.md") == "hexo-4-released"
     assert site.file_name_date("hello-world.md", ZoneInfo("UTC")) is None
     local = datetime(2019, 10, 14, 8, 5, 0)
-    assert site.public_url(site.post_path("2019-10-14-hexo-4-released.md", local, categories=[], lang=None,
+    assert site.public_url(site.post_path("2019-10-14-hexo-4-released.md", local, category=[], lang=None,
                                           front_permalink=None)) == "https://hexo.io/news/2019/10/14/hexo-4-released/"
-    assert site.public_url(site.post_path("x.md", local, categories=[], lang=None, front_permalink="/about/me/")) \
+    assert site.public_url(site.post_path("x.md", local, category=[], lang=None, front_permalink="/about/me/")) \
         == "https://hexo.io/about/me/"
 
 
@@ -245,3 +250,51 @@ def test_tags_inside_code_stay_text_and_unknown_tags_warn() -> None:
     assert html == ("<p>Use <code>{% raw %}</code> here.</p>\n<pre><code>{% note %}\n</code></pre>\n"
                     "<p><strong>Hi</strong></p>\n\n")
     assert ctx.warnings == ["unknown tag plugin 'note'"]
+
+
+def test_category_hierarchies_as_hexo_sets_them() -> None:
+    """hexo/lib/models/post.js setCategories: nested lists make each item its own hierarchy."""
+    assert category_paths(["a", "b"]) == [["a", "b"]]
+    assert category_paths([["a", "b"], "c"]) == [["a", "b"], ["c"]]
+    assert category_paths([["Hexo", "Learn"]]) == [["Hexo", "Learn"]]
+    assert category_paths("Diary") == [["Diary"]]
+    assert category_paths([2019, "", None, "x"]) == [["2019", "x"]]
+    assert category_paths([["a", ""], [], "b"]) == [["a"], ["b"]]
+    assert category_paths(None) == category_paths([]) == []
+
+
+def test_permalink_category_is_the_last_category_with_its_parents() -> None:
+    """`:category` is Hexo's `categories.last().slug`: the last category, its parents' slugs in front."""
+    config = config_from_dict({"warehouse": "unused.duckdb", "sources": [
+        {"type": "hexo_dir", "name": name, "path": str(HEXO / name)} for name in ("suka-unit-test", "huzhenghui")]},
+        base_dir=HEXO)
+    options = post_options(config, config.sources)
+    urls = {}
+    for name, opts in options.items():
+        opts.site = replace(opts.site, permalink=":category/:title/")
+        for locator in ("categories.md", "tags.md", "Hexo-Tag-Plugins.md"):
+            path = opts.root / locator
+            if path.is_file():
+                ref = InputRef(name, "hexo_dir", locator, str(path), "h", 1)
+                urls[locator] = parse_post_text(path.read_text(encoding="utf-8"), ref, opts).url
+    assert urls == {"categories.md": "https://theme.suka.moe/demo/Foo/Bar/Baz/categories/",  # [Foo, Bar, Baz]
+                    "tags.md": "https://theme.suka.moe/demo/uncategorized/tags/",  # no categories
+                    "Hexo-Tag-Plugins.md": "http://yoursite.com/Hexo/Learn/Hexo-Tag-Plugins/"}  # [[Hexo, Learn]]
+    site = opts.site
+    assert site.post_path("p.md", None, category=["C++ tips", "Part 2"], lang=None, front_permalink=None) == \
+        "C-tips/Part-2/p/"  # each level slugized as Hexo does
+
+
+def test_nunjucks_variables_render_as_hexo_renders_a_post() -> None:
+    """Hexo renders a post's `{{ ... }}` with Nunjucks after Markdown, the post's front matter as the context:
+    a front-matter name gives its value, anything unknown (`page.x`, `config.x`) nothing; `{# #}` is dropped."""
+    ref = InputRef("s", "hexo_dir", "a.md", "/nonexistent/a.md", "h", 1)
+    text = ("---\ntitle: Vars & <things>\ntags: [a, b]\nseries: {name: Intro, part: 2}\n---\n"
+            "# {{ title }}\n\nTags {{ tags }}; part {{ series.part }} of {{series.name}}; "
+            "[{{ page.title }}][{{ config.url }}] {# a note #}done `{{ title }}`\n\n"
+            "{{ title | upper }}\n\n```\n{{ title }}\n```\n")
+    post = parse_post_text(text, ref, PostOptions(zone=ZoneInfo("UTC")))
+    assert post.body_html == (
+        "<h1>Vars &amp; &lt;things&gt;</h1>\n<p>Tags a,b; part 2 of Intro; [][] done <code>{{ title }}</code></p>\n"
+        "\n<pre><code>{{ title }}\n</code></pre>\n")  # the paragraph of the expression: gone
+    assert post.warnings == ["template expression {{ title | upper }} not rendered"]

@@ -69,6 +69,28 @@ def tags_of(value: object) -> list[str]:
     return [text] if text else []
 
 
+def category_paths(value: object) -> list[list[str]]:
+    """Hexo's category hierarchies (hexo/lib/models/post.js setCategories): a list without nested lists is ONE
+    hierarchy (`[a, b]`: a > b); with a nested list, each item is its own (`[[a, b], c]`: a > b, and c)."""
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else [value]
+    items = [item for item in items if isinstance(item, list) or _category_name(item)]
+    if not any(isinstance(item, list) for item in items):
+        return [[_category_name(item) for item in items]] if items else []
+    paths = [[_category_name(c) for c in item if _category_name(c)] if isinstance(item, list)
+             else [_category_name(item)] for item in items]
+    return [path for path in paths if path]
+
+
+def _category_name(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):  # a list inside a hierarchy: Hexo makes it one name ("x,y")
+        return ",".join(_category_name(v) for v in value)
+    return str(value).strip()
+
+
 def covers_of(meta: dict) -> list[str]:
     """Cover images of popular themes: `cover`, `banner`, `featured_image`, `photos` (a list or one)."""
     found: list[str] = []
@@ -119,8 +141,10 @@ def local_images(source: str, locator: str, opts: PostOptions) -> LocalImages | 
     return LocalImages(source, str(root), str(base), str(site_source))
 
 
-def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post_path: str | None) -> TagContext:
-    """The tag plugins' view of one post: its asset folder, its public path and the site's code_dir."""
+def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post_path: str | None,
+                data: dict | None = None) -> TagContext:
+    """The tag plugins' view of one post: its asset folder, its public path, the site's code_dir, the other
+    posts (post_link) and its front matter (`{{ name }}`)."""
 
     def asset_ref(name: str) -> str:
         """An asset of the post: a file in its asset folder (the post's path without extension)."""
@@ -138,7 +162,8 @@ def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post
     def asset_url(name: str) -> str:
         return f"/{post_path}{name}" if post_path is not None else name
 
-    ctx = TagContext(asset_ref=asset_ref, asset_url=asset_url, code_file=code_file, markdown=lambda text: "")
+    ctx = TagContext(asset_ref=asset_ref, asset_url=asset_url, code_file=code_file, markdown=lambda text: "",
+                     data=data or {})
     if opts.links is not None:
         ctx.find_post = opts.links.find
     ctx.markdown = lambda text: render_fragment(text, ctx)
@@ -155,26 +180,27 @@ class Body:
 
 
 def render_body(body: str, locator: str, local: LocalImages | None, opts: PostOptions,
-                post_path: str | None = None) -> Body:
+                post_path: str | None = None, data: dict | None = None) -> Body:
     """The post body as HTML: unchanged when it is HTML, rendered as Hexo does when it is Markdown."""
     body_format = opts.body_format if opts.body_format != "auto" else detect_format(body)
     if body_format == "html":
         match = MORE_RE.search(body)
         return Body(body, "html", html_text(body[:match.start()]) or None if match else None)
-    ctx = tag_context(locator, local, opts, post_path)
+    ctx = tag_context(locator, local, opts, post_path, data)
     rendered = render_markdown(body, ctx)
     excerpt = html_text(rendered.excerpt_html) if rendered.excerpt_html is not None else None
     return Body(rendered.html, "markdown", excerpt or None, rendered.warnings, ctx.post_links)
 
 
-def post_path(locator: str, published: datetime | None, meta: dict, categories: list[str], lang: str | None,
+def post_path(locator: str, published: datetime | None, meta: dict, paths: list[list[str]], lang: str | None,
               opts: PostOptions) -> str | None:
-    """The post's path under the site URL from the site's `permalink` (a front-matter `permalink` wins)."""
+    """The post's path under the site URL from the site's `permalink` (a front-matter `permalink` wins);
+    `:category` is the last category with its parents, as Hexo's post_permalink filter gives it."""
     if opts.site is None:
         return None
     local = published.astimezone(opts.zone) if published is not None else None
     front = meta.get("permalink")
-    return opts.site.post_path(locator, local, categories=categories, lang=lang,
+    return opts.site.post_path(locator, local, category=paths[-1] if paths else [], lang=lang,
                                front_permalink=str(front).strip() if front else None)
 
 
@@ -204,13 +230,14 @@ def complete(post: ParsedPost, meta: dict, ref: InputRef, opts: PostOptions,
     post.tags = tags_of(meta.get("tags"))
     post.lang = _text(meta, "lang") or _text(meta, "language")
     post.covers = covers_of(meta)
+    post.category_paths = category_paths(meta.get("categories"))
     path = None
     if ref.source_type == "hexo_dir":
         post.local = local_images(ref.source, ref.locator, opts)
-        path = post_path(ref.locator, post.published_at, meta, post.categories, post.lang, opts)
+        path = post_path(ref.locator, post.published_at, meta, post.category_paths, post.lang, opts)
         if opts.site is not None:
             post.url = post.url or opts.site.public_url(path)
-    body = render_body(post.body_html, ref.locator, post.local, opts, path)
+    body = render_body(post.body_html, ref.locator, post.local, opts, path, meta)
     post.body_html, post.body_format, post.warnings = body.html, body.body_format, body.warnings
     post.post_links = body.post_links
     post.summary = _text(meta, "excerpt") or body.excerpt or post.summary

@@ -101,14 +101,15 @@ class HexoSite:
         return self.file_name_fields(relative).get("title") or _strip_ext(relative)
 
     # -- URLs -------------------------------------------------------------------------------------------
-    def post_path(self, relative: str, local: datetime | None, *, categories: list[str], lang: str | None,
+    def post_path(self, relative: str, local: datetime | None, *, category: list[str], lang: str | None,
                   front_permalink: str | None) -> str | None:
-        """The post's path under the site URL (Hexo's `post.path`), or None when the permalink needs a date."""
+        """The post's path under the site URL (Hexo's `post.path`), or None when the permalink needs a date.
+        `category`: the post's last category with its parents (`:category` is their slugs joined by '/')."""
         if front_permalink:
             return front_permalink.lstrip("/")
         slug = self.slug(relative)
         values = {"title": slug, "name": PurePosixPath(slug).name, "post_title": slug,
-                  "category": "/".join(slugize(c) for c in categories[-1:]) or "uncategorized"}
+                  "category": "/".join(slugize(c) for c in category) or "uncategorized"}
         values.update({k: str(v) for k, v in (self.permalink_defaults or {}).items() if v is not None})
         if lang:
             values["lang"] = lang

@@ -18,6 +18,9 @@ from newsetl.posts.link_targets import LinkTarget
 
 # One tag: `{% name args %}` (Nunjucks also allows `{%- ... -%}`).
 TAG_RE = re.compile(r"\{%-?\s*([A-Za-z_][\w-]*)(.*?)-?%\}", re.S)
+# A Nunjucks variable `{{ expr }}` (group 1) or comment `{# ... #}` (Hexo's PostRenderEscape finds the same).
+VARIABLE_RE = re.compile(r"\{\{(.*?)\}\}|\{#.*?#\}", re.S)
+NAME_PATH = re.compile(r"-?\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*-?")
 ARG_RE = re.compile(r'"([^"]*)"|\'([^\']*)\'|(\S+)')
 URL_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//\S+$")  # scheme://host... or //host...
 META_RE = re.compile(r"""["']?([^"']+)?["']?\s*["']?([^"']+)?["']?""")
@@ -42,6 +45,7 @@ class TagContext:
     code_file: Callable[[str], Path | None]        # include_code path -> a file inside the site, or None
     markdown: Callable[[str], str]                 # renders a tag body (blockquote, pullquote) as Hexo does
     find_post: Callable[[str], LinkTarget | None] = lambda slug: None  # post_link slug -> the post it names
+    data: dict = field(default_factory=dict)      # what `{{ name }}` may name: the post's front matter
     warnings: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     post_links: list[str] = field(default_factory=list)  # slugs named by post_link / post_path, in order
@@ -92,13 +96,13 @@ def expand_tags(text: str, ctx: TagContext) -> str:
     while True:
         match = _next_tag(text, position, spans)
         if match is None:
-            out.append(text[position:])
+            out.append(_variables(text, position, len(text), spans, ctx))
             return "".join(out)
         name, args = match.group(1), match.group(2)
         end = match.end()
         body = None
         if name.startswith("end"):
-            out.append(text[position:match.start()])  # a stray end tag: dropped, noted
+            out.append(_variables(text, position, match.start(), spans, ctx))  # a stray end tag: dropped, noted
             ctx.warnings.append(f"tag '{name}' without its opening tag")
             position = end
             continue
@@ -109,10 +113,55 @@ def expand_tags(text: str, ctx: TagContext) -> str:
                 body = ""
             else:
                 body, end = text[end:closing.start()], closing.end()
-        out.append(text[position:match.start()])
+        out.append(_variables(text, position, match.start(), spans, ctx))
         ctx.outputs.append(render_tag(name, split_args(args), body, ctx))
         out.append(TOKEN.format(len(ctx.outputs) - 1))
         position = end
+
+
+def _variables(text: str, start: int, end: int, spans: list[tuple[int, int]], ctx: TagContext) -> str:
+    """`text[start:end]` with each Nunjucks variable outside code swapped for a token of its value, and each
+    `{# comment #}` removed, as Hexo renders a post's Nunjucks after its Markdown."""
+    out: list[str] = []
+    position = start
+    for match in VARIABLE_RE.finditer(text, start, end):
+        if _inside(match.start(), spans) or match.start() < position:
+            continue
+        out.append(text[position:match.start()])
+        if match.group(1) is not None:
+            ctx.outputs.append(render_variable(match.group(1), ctx))
+            out.append(TOKEN.format(len(ctx.outputs) - 1))
+        position = match.end()
+    out.append(text[position:end])
+    return "".join(out)
+
+
+def render_variable(expression: str, ctx: TagContext) -> str:
+    """`{{ name }}` or `{{ a.b }}`: the front-matter value, HTML-escaped; an unknown name renders empty, as in
+    Nunjucks. Filters and other expressions are not evaluated: empty, and a warning."""
+    match = NAME_PATH.fullmatch(expression)
+    if match is None:
+        ctx.warnings.append(f"template expression {{{{ {expression.strip()} }}}} not rendered")
+        return ""
+    value: object = ctx.data
+    for part in match.group(1).split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            return ""
+    return _e(_js_text(value))
+
+
+def _js_text(value: object) -> str:
+    """A value as JavaScript's String() shows it (lists joined by ',', true/false); dates in ISO form."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join("" if v is None else _js_text(v) for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _next_tag(text: str, position: int, spans: list[tuple[int, int]]) -> re.Match | None:
