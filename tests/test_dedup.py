@@ -169,7 +169,7 @@ def test_rerun_recomputes_nothing_and_an_edit_joins_a_story(reporting_warehouse,
     try:
         config = ReportingConfig()
         rerun = refresh_analytics(con, config)
-        assert (rerun.hashed, rerun.segmented, rerun.index_rebuilt) == (0, 0, False)
+        assert (rerun.hashed, rerun.segmented, rerun.indexed) == (0, 0, 0)
         assert (rerun.stories, rerun.duplicate_stories, rerun.duplicate_articles) == (16, 1, 2)
         # An unrelated article becomes a repost of the planted story: it joins it (named after the earliest).
         target = con.execute("SELECT article_id FROM articles WHERE title NOT IN (?, ?) ORDER BY article_id LIMIT 1",
@@ -177,7 +177,7 @@ def test_rerun_recomputes_nothing_and_an_edit_joins_a_story(reporting_warehouse,
         con.execute("UPDATE articles SET body_text = (SELECT body_text FROM articles WHERE title = ?), "
                     "content_hash = 'edited' WHERE article_id = ?", [PLANTED, target])
         edited = refresh_analytics(con, config)
-        assert (edited.hashed, edited.segmented, edited.index_rebuilt) == (1, 1, True)
+        assert (edited.hashed, edited.segmented, edited.indexed) == (1, 1, 1)
         assert (edited.stories, edited.duplicate_stories, edited.duplicate_articles) == (15, 1, 3)
         planted_id = con.execute("SELECT article_id FROM articles WHERE title = ?", [PLANTED]).fetchone()[0]
         cluster_id, similarity = con.execute(

@@ -1,4 +1,4 @@
-"""Full-text search (DuckDB fts, BM25 over jieba-segmented text) through the library and the CLI."""
+"""Full-text search (BM25 over jieba-segmented text, an incremental index) through the library and the CLI."""
 
 from __future__ import annotations
 
@@ -70,13 +70,14 @@ def test_reposts_are_segmented_like_separate_articles():
     """A body shared by several articles is segmented once; the rows equal segmenting each article on its own."""
     from collections import Counter
 
-    from newsetl.reporting.keywords import _BodyCache, _segment
+    from newsetl.reporting.segment import BodyCache, segment
     from newsetl.reporting.text import keyword_terms, search_terms
 
     body = "国家统计局上海调查总队发布数据显示，上海市房地产开发投资同比下降18.0%。New Energy 汽车销量上升。"
     rows = [("a1", "h1", "房地产 投资", body), ("a2", "h2", "新能源汽车 Tesla", body), ("a3", "h3", "", body)]
-    cache = _BodyCache(size=1)
-    docs, tokens = _segment(rows, cache)
+    cache = BodyCache(size=1)
+    segmented = segment(rows, cache)
+    docs, tokens = segmented.docs, segmented.tokens
     assert list(cache.entries) == [body]
     assert docs.column("body_terms").to_pylist() == [" ".join(search_terms(body))] * 3
     assert docs.column("title_terms").to_pylist() == [" ".join(search_terms(title)) for _, _, title, _ in rows]
@@ -88,11 +89,10 @@ def test_reposts_are_segmented_like_separate_articles():
         sum(Counter(keyword_terms(f"{title}\n{body}")).values()) for _, _, title, _ in rows]
 
 
-def test_index_is_rebuilt_only_when_search_documents_change(reporting_warehouse, tmp_path):  # noqa: F811
+def test_index_is_rewritten_only_for_documents_that_change(reporting_warehouse, tmp_path):  # noqa: F811
     import shutil
 
     from newsetl.config import ReportingConfig
-    from newsetl.reporting.search import rebuild_index
     from newsetl.reporting.analytics import refresh_analytics
     from newsetl.warehouse.db import connect_writer
 
@@ -108,19 +108,24 @@ def test_index_is_rebuilt_only_when_search_documents_change(reporting_warehouse,
 
         # Scores are compared with a relative tolerance: DuckDB may sum a document's BM25 terms in any order.
         before_ids, before_scores = ranking()
-        # Same text under a new content hash (say, only metadata changed): segmented again, index still valid.
+        # Same text under a new content hash (say, only metadata changed): segmented again, index rows kept.
         con.execute("UPDATE articles SET content_hash = 'metadata-only' WHERE title = ?", [TRAIN_FERRY])
         same = refresh_analytics(con, config)
-        assert (same.segmented, same.hashed, same.index_rebuilt) == (1, 1, False)
+        assert (same.segmented, same.hashed, same.indexed) == (1, 1, 0)
         ids, scores = ranking()
         assert ids == before_ids and scores == pytest.approx(before_scores, rel=1e-12)
-        # A removed article changes the BM25 statistics: the index is rebuilt, scores equal a fresh build.
+        # A removed article changes the BM25 statistics (document count, average length) of every hit.
         con.execute("DELETE FROM articles WHERE title = ?", [TRAIN_FERRY])
         removed = refresh_analytics(con, config)
-        assert (removed.segmented, removed.index_rebuilt, removed.articles) == (0, True, 16)
+        assert (removed.segmented, removed.indexed, removed.articles) == (0, 1, 16)
+        assert con.execute("SELECT count(*) FROM search_index_docs").fetchone() == (16,)
         after_ids, after_scores = ranking()
         assert sorted(after_ids) == sorted(before_ids) and after_scores != pytest.approx(before_scores, rel=1e-6)
-        rebuild_index(con)
+        # ... and the scores equal those of an index built from scratch on the remaining documents.
+        con.execute("DELETE FROM search_index_terms; DELETE FROM search_index_docs; DELETE FROM search_index_dict; "
+                    "UPDATE search_documents SET content_hash = ''")
+        rebuilt = refresh_analytics(con, config)
+        assert (rebuilt.segmented, rebuilt.indexed) == (16, 16)
         ids, scores = ranking()
         assert ids == after_ids and scores == pytest.approx(after_scores, rel=1e-12)
         assert search(con, "粤海铁路") == []

@@ -37,10 +37,18 @@ def views() -> list[tuple[str, str]]:
                   for entry in folder.iterdir() if entry.name.endswith(".sql"))
 
 
+def macros() -> list[tuple[str, str]]:
+    """All bundled macros as (name, sql), sorted by name: `macros/<name>.sql` (the BM25 search macro)."""
+    folder = resources.files("newsetl.warehouse").joinpath("macros")
+    return sorted((entry.name[:-4], entry.read_text(encoding="utf-8"))
+                  for entry in folder.iterdir() if entry.name.endswith(".sql"))
+
+
 def apply_views(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create every view in one transaction; idempotent, so it runs after the migrations on every connect."""
+    """(Re)create every view and macro in one transaction; idempotent, so it runs after the migrations on every
+    connect."""
     with transaction(con):
-        for _, sql in views():
+        for _, sql in views() + macros():
             con.execute(sql)
 
 
@@ -184,15 +192,9 @@ def read_only_sandbox(con: duckdb.DuckDBPyConnection) -> None:
 
     The warehouse file is already opened read-only (no INSERT, DELETE, CREATE, DROP on it). This also keeps
     the SQL from writing or reading other files, attaching other databases, installing or loading extensions
-    and changing settings. The fts extension is loaded first, so `match_bm25` (search) keeps working.
+    and changing settings. BM25 search needs no extension: `match_bm25` is a macro stored in the warehouse.
     """
-    from newsetl.warehouse.search import load_fts
-
     if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
         return
-    try:
-        load_fts(con)
-    except NewsetlError:
-        pass  # no fts here: every query but BM25 search still works
     for name, value in SANDBOX_SETTINGS:
         con.execute(f"SET {name} = {value}")

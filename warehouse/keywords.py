@@ -6,19 +6,11 @@ import duckdb
 import pyarrow as pa
 
 from newsetl.warehouse.db import staged
+from newsetl.warehouse.search import stale_documents
+from newsetl.warehouse.text_schemas import ARTICLE_TOKENS_SCHEMA, SEARCH_DOCUMENTS_SCHEMA
 
-SEARCH_DOCUMENTS_SCHEMA = pa.schema([
-    ("article_id", pa.string()),
-    ("content_hash", pa.string()),
-    ("title_terms", pa.string()),
-    ("body_terms", pa.string()),
-    ("keyword_terms", pa.int32()),
-])
-ARTICLE_TOKENS_SCHEMA = pa.schema([
-    ("article_id", pa.string()),
-    ("term", pa.string()),
-    ("tf", pa.int32()),
-])
+__all__ = ["ARTICLE_TOKENS_SCHEMA", "SEARCH_DOCUMENTS_SCHEMA", "article_texts", "drop_orphans", "drop_tokens",
+           "stale_article_ids", "stale_articles", "write_documents"]
 
 
 def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
@@ -72,18 +64,19 @@ def drop_tokens(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
         con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM stale_ids)")
 
 
-def write_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table, tokens: pa.Table) -> int:
-    """Replace the search documents in `docs` and add `tokens`; returns how many documents are new or have a
-    different segmented title/body than before (the search index is stale when that is not 0)."""
+def write_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table, tokens: pa.Table) -> set[str]:
+    """Replace the search documents in `docs` and the keyword tokens of their articles with `tokens`.
+
+    Returns the article ids whose search-index rows must be rewritten: documents new to the index or segmented
+    differently than before (a changed content hash with the same segmented text leaves the index valid).
+    """
     with staged(con, "new_docs", docs), staged(con, "new_tokens", tokens):
-        changed = con.execute(
-            """
-            SELECT count(*) FROM new_docs AS n LEFT JOIN search_documents AS s USING (article_id)
-            WHERE s.article_id IS NULL OR s.title_terms IS DISTINCT FROM n.title_terms
-               OR s.body_terms IS DISTINCT FROM n.body_terms
-            """
-        ).fetchone()[0]
-        con.execute("DELETE FROM search_documents WHERE article_id IN (SELECT article_id FROM new_docs)")
+        reindex = stale_documents(con, "new_docs")
+        had = con.execute("SELECT count(*) FROM search_documents WHERE article_id IN "
+                          "(SELECT article_id FROM new_docs)").fetchone()[0]
+        if had:  # tokens are written with their document: no document before, no token to replace
+            con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM new_docs)")
+            con.execute("DELETE FROM search_documents WHERE article_id IN (SELECT article_id FROM new_docs)")
         con.execute("INSERT INTO search_documents SELECT * FROM new_docs")
         con.execute("INSERT INTO article_tokens SELECT * FROM new_tokens")
-    return changed
+    return reindex

@@ -1,58 +1,114 @@
-"""The full-text search index: DuckDB fts (BM25) over `search_documents`, built and queried here."""
+"""The full-text search index over `search_documents`: maintained document by document, scored with BM25.
+
+Tables (migration 013): `search_index_docs` (docid, article_id, len), `search_index_dict` (termid, term) and
+`search_index_terms` (docid, field, termid, tf). Only documents that were added, removed or segmented
+differently are written, so a refresh costs what changed, not a rebuild of the whole index.
+
+`fts_main_search_documents.match_bm25(article_id, query)` is the DuckDB fts extension's macro of that name
+(read from `duckdb_functions()` after a `create_fts_index`), over these tables: the same terms (split on `\\s+`),
+document length over both fields, df, DuckDB's `log` (base 10), k = 1.2, b = 0.75 and the same optional
+`fields` / `conjunctive` arguments, so it gives the scores the fts index gave (tests/test_search_index.py
+compares them with a real fts index built on the same documents). The fts extension is no longer loaded.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from importlib import resources
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from newsetl.errors import NewsetlError
+from newsetl.warehouse.db import staged
 
-INDEX_SCHEMA = "fts_main_search_documents"
-NO_CHARACTER = r"[^\s\S]"  # a regex class no character belongs to
-
-
-def load_fts(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the fts extension from the pinned pip package (DuckDB cannot download extensions offline)."""
-    try:
-        con.execute("LOAD fts")
-        return
-    except duckdb.Error:
-        pass
-    path = resources.files("duckdb_extension_fts").joinpath(
-        "extensions", f"v{duckdb.__version__}", "fts.duckdb_extension")
-    try:
-        con.execute(f"INSTALL '{path}'")
-        con.execute("LOAD fts")
-    except duckdb.Error as exc:
-        raise NewsetlError(f"cannot load the DuckDB fts extension from {path}: {str(exc).splitlines()[0]}") from None
-
+INDEX_SCHEMA = "fts_main_search_documents"  # the BM25 macro's schema (warehouse/macros/match_bm25.sql)
 
 def has_index(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", [INDEX_SCHEMA]).fetchone()[0])
+    """Whether any document has been indexed (the analytics step has run)."""
+    return con.execute("SELECT count(*) FROM (SELECT 1 FROM search_index_docs LIMIT 1)").fetchone()[0] > 0
 
 
-def rebuild_index(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)build the BM25 index; terms are already segmented and space-separated, so split on spaces only.
+class TermIds:
+    """The index's term dictionary in memory (terms in termid order), extended as new terms are indexed."""
 
-    fts tokenizes with `string_split_regex(regexp_replace(text, ignore, ' '), '\\s+')`. Splitting on whitespace
-    is all we need, so `ignore` is a class that matches no character: the same terms as `ignore='\\s+'`
-    (which only turned whitespace into a space before the split), without a second regex pass over every
-    document (about half the tokenizing time).
-    """
-    load_fts(con)
-    con.execute(
-        "PRAGMA create_fts_index('search_documents', 'article_id', 'title_terms', 'body_terms', "
-        f"stemmer='none', stopwords='none', ignore='{NO_CHARACTER}', strip_accents=0, lower=0, overwrite=1)"
-    )
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        loaded = con.execute("SELECT term FROM search_index_dict ORDER BY termid").arrow()
+        loaded = loaded.read_all() if hasattr(loaded, "read_all") else loaded
+        self.terms: pa.Array = loaded.column("term").combine_chunks().cast(pa.string())
+
+    def ids(self, con: duckdb.DuckDBPyConnection, terms: pa.DictionaryArray) -> pa.Array:
+        """The termid of each term (int64), adding unseen terms to `search_index_dict`."""
+        return self._ids(con, terms.dictionary).take(terms.indices)
+
+    def _ids(self, con: duckdb.DuckDBPyConnection, terms: pa.Array) -> pa.Array:
+        found = pc.index_in(terms, value_set=self.terms)
+        if found.null_count:
+            new = pc.unique(terms.filter(found.is_null()))  # `terms` of a dictionary are distinct already
+            start = len(self.terms)
+            table = pa.table({"termid": pa.array(np.arange(start, start + len(new), dtype=np.int64)), "term": new})
+            with staged(con, "new_terms", table):
+                con.execute("INSERT INTO search_index_dict SELECT termid, term FROM new_terms")
+            self.terms = pa.concat_arrays([self.terms, new.cast(pa.string())])
+            found = pc.index_in(terms, value_set=self.terms)
+        return found.cast(pa.int64())
+
+
+def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
+    """Remove documents from the index that are no longer in `search_documents`; returns how many."""
+    gone = con.execute(
+        "SELECT docid FROM search_index_docs WHERE article_id NOT IN (SELECT article_id FROM search_documents)"
+    ).arrow()
+    gone = gone.read_all() if hasattr(gone, "read_all") else gone
+    if gone.num_rows:
+        with staged(con, "gone_docs", gone):
+            con.execute("DELETE FROM search_index_terms WHERE docid IN (SELECT docid FROM gone_docs)")
+            con.execute("DELETE FROM search_index_docs WHERE docid IN (SELECT docid FROM gone_docs)")
+    return gone.num_rows
+
+
+def stale_documents(con: duckdb.DuckDBPyConnection, docs: str) -> set[str]:
+    """Article ids of the staged documents `docs` (article_id, title_terms, body_terms) the index must (re)read:
+    not indexed yet, or segmented differently than the stored search document. Call before replacing those."""
+    return {row[0] for row in con.execute(
+        f"""
+        SELECT n.article_id FROM {docs} AS n
+        LEFT JOIN search_documents AS s USING (article_id)
+        LEFT JOIN search_index_docs AS i USING (article_id)
+        WHERE i.article_id IS NULL OR s.article_id IS NULL
+           OR s.title_terms IS DISTINCT FROM n.title_terms OR s.body_terms IS DISTINCT FROM n.body_terms
+        """
+    ).fetchall()}
+
+
+def index_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, postings: pa.Table,
+                    lengths: np.ndarray, terms: TermIds) -> None:
+    """Replace the index rows of these documents. `postings` (doc, field, term, tf) refer to documents by
+    their position in `article_ids`; `lengths` are their terms over both fields."""
+    if not len(article_ids):
+        return
+    ids = pa.table({"article_id": article_ids})
+    with staged(con, "reindexed", ids):
+        con.execute("DELETE FROM search_index_terms WHERE docid IN "
+                    "(SELECT docid FROM search_index_docs WHERE article_id IN (SELECT article_id FROM reindexed))")
+        con.execute("DELETE FROM search_index_docs WHERE article_id IN (SELECT article_id FROM reindexed)")
+    first = con.execute("SELECT coalesce(max(docid) + 1, 0) FROM search_index_docs").fetchone()[0]
+    docids = np.arange(first, first + len(article_ids), dtype=np.int64)
+    docs = pa.table({"docid": docids, "article_id": article_ids, "len": pa.array(lengths, type=pa.int64())})
+    rows = pa.table({
+        "docid": pa.array(docids).take(postings.column("doc")),
+        "field": postings.column("field"),
+        "termid": terms.ids(con, postings.column("term").combine_chunks()),
+        "tf": postings.column("tf"),
+    })
+    with staged(con, "new_index_docs", docs), staged(con, "new_index_terms", rows):
+        con.execute("INSERT INTO search_index_docs SELECT docid, article_id, len FROM new_index_docs")
+        con.execute("INSERT INTO search_index_terms SELECT docid, field, termid, tf FROM new_index_terms")
 
 
 def match(con: duckdb.DuckDBPyConnection, terms: list[str], *, sources: list[str] | None, since: date | None,
           limit: int) -> list[tuple]:
     """(article_id, score, published_at, source, title, url) of articles matching any term, best score first."""
-    load_fts(con)
     sql = f"""
         SELECT a.article_id, s.score, a.published_at, a.source, a.title, a.url
         FROM (

@@ -1,8 +1,9 @@
 """The analytics refresh (after load): duplicate stories, keyword tokens and the full-text search index.
 
 Incremental: only articles whose content hash changed are hashed and segmented again (a text shared by reposts
-once). Clusters are rebuilt from the stored signatures every time (no text: well under a second for 20,000
-articles); the BM25 index only when a search document was added, removed or its segmented text changed.
+once), and only their search documents are rewritten in the search index (added, removed or segmented
+differently). Clusters are rebuilt from the stored signatures when a signature changed (no text: well under a
+second for 20,000 articles). Segmentation runs on the flow's worker processes when its process pool is running.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import duckdb
 from newsetl.config import ReportingConfig
 from newsetl.reporting.dedup import DedupSettings, refresh_story_clusters
 from newsetl.reporting.keywords import refresh_documents
-from newsetl.warehouse.search import has_index, rebuild_index
+from newsetl.runtime.worker_pool import current_pool
 
 
 @dataclass(slots=True)
@@ -26,7 +27,7 @@ class AnalyticsSummary:
     stories: int
     duplicate_stories: int
     duplicate_articles: int
-    index_rebuilt: bool
+    indexed: int              # search documents added to, removed from or rewritten in the search index
     seconds: float
 
     def to_dict(self) -> dict:
@@ -38,17 +39,17 @@ def dedup_settings(config: ReportingConfig) -> DedupSettings:
                          num_perm=config.num_perm, min_chars=config.min_chars)
 
 
-def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig) -> AnalyticsSummary:
-    """Bring story_clusters, search_documents/article_tokens and the search index up to date."""
+def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
+                      parallel: bool = True) -> AnalyticsSummary:
+    """Bring story_clusters, search_documents/article_tokens and the search index up to date.
+
+    `parallel`: segment on the shared worker pool if one is running (the process runner's); else here.
+    """
     started = time.perf_counter()
-    documents = refresh_documents(con)
-    segmented = documents.segmented
-    rebuild = documents.documents_changed > 0 or not has_index(con)
-    if rebuild:
-        rebuild_index(con)
+    documents = refresh_documents(con, current_pool() if parallel else None)
     stats = refresh_story_clusters(con, dedup_settings(config))
     return AnalyticsSummary(
-        articles=stats.articles, hashed=stats.hashed, segmented=segmented, stories=stats.stories,
+        articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,
-        index_rebuilt=rebuild, seconds=round(time.perf_counter() - started, 3),
+        indexed=documents.indexed, seconds=round(time.perf_counter() - started, 3),
     )

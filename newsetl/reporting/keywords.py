@@ -1,97 +1,106 @@
-"""Segmented text and keyword tokens: `search_documents` (for full-text search) and `article_tokens` (TF-IDF).
+"""Segmented text and keyword tokens: `search_documents` (for full-text search), `article_tokens` (TF-IDF) and
+the search index (`newsetl.warehouse.search`), all three written together, a chunk of articles at a time.
 
 Only new or changed articles (by content hash) are segmented again; rows of deleted articles are dropped.
-A body shared by several articles (reposts) is segmented once per refresh (a bounded cache of recent bodies).
-The SQL and the tables' Arrow schemas are in `newsetl.warehouse.keywords`.
+Segmentation (rjieba) runs on the worker processes when the flow's process pool is running, otherwise here;
+a body shared by several articles (reposts) is segmented once per process (a bounded cache of recent bodies).
+The SQL and the tables' Arrow schemas are in `newsetl.warehouse`.
 """
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from itertools import chain
+from typing import Iterator
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from newsetl.reporting.text import keyword_terms, search_terms
-from newsetl.warehouse import keywords
+from newsetl.reporting.segment import BodyCache, Segmented, segment
+from newsetl.runtime.worker_pool import discard
+from newsetl.warehouse import keywords, search
 from newsetl.warehouse.db import transaction
 
-CHUNK = 2000
-BODY_CACHE = 1000  # segmented bodies kept for reposts
+CHUNK = 1000  # articles segmented and written together (one transaction each): memory flat in corpus size
 
-
-class _BodyCache:
-    """Segmentation of recently seen bodies: (search terms joined by spaces, keyword terms)."""
-
-    def __init__(self, size: int = BODY_CACHE) -> None:
-        self.size = size
-        self.entries: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
-
-    def get(self, body: str) -> tuple[str, list[str]]:
-        entry = self.entries.get(body)
-        if entry is None:
-            # keyword_terms(title + "\n" + body) == keyword_terms(title) + keyword_terms(body): jieba never joins
-            # across a line break, so the body part can be shared between articles.
-            entry = self.entries[body] = (" ".join(search_terms(body)), keyword_terms(body))
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        else:
-            self.entries.move_to_end(body)
-        return entry
-
-
-def _segment(rows: list[tuple[str, str, str, str]], bodies: _BodyCache | None = None) -> tuple[pa.Table, pa.Table]:
-    """Search documents and keyword tokens for (article_id, content_hash, title, body) rows."""
-    bodies = bodies or _BodyCache()
-    title_terms, body_terms, keyword_counts, per_article = [], [], [], []
-    for _, _, title, body in rows:
-        body_search, body_keywords = bodies.get(body)
-        counts = Counter(keyword_terms(title))
-        counts.update(body_keywords)
-        title_terms.append(" ".join(search_terms(title)))
-        body_terms.append(body_search)
-        keyword_counts.append(sum(counts.values()))
-        per_article.append(counts)
-    docs = pa.table({
-        "article_id": [row[0] for row in rows],
-        "content_hash": [row[1] for row in rows],
-        "title_terms": title_terms,
-        "body_terms": body_terms,
-        "keyword_terms": keyword_counts,
-    }, schema=keywords.SEARCH_DOCUMENTS_SCHEMA)
-    ids = docs.column("article_id").combine_chunks()
-    tokens = pa.table({
-        "article_id": ids.take(np.repeat(np.arange(len(rows)), np.array([len(c) for c in per_article], dtype=np.int64))),
-        "term": list(chain.from_iterable(per_article)),
-        "tf": list(chain.from_iterable(c.values() for c in per_article)),
-    }, schema=keywords.ARTICLE_TOKENS_SCHEMA)
-    return docs, tokens
+__all__ = ["BodyCache", "TokenRefresh", "refresh_documents", "refresh_tokens", "segment"]
 
 
 @dataclass(frozen=True)
 class TokenRefresh:
-    segmented: int           # articles (re)segmented
-    documents_changed: int   # search documents added, removed, or whose segmented title/body changed
+    segmented: int   # articles (re)segmented
+    indexed: int     # search documents added to, removed from or rewritten in the search index
 
 
-def refresh_documents(con: duckdb.DuckDBPyConnection) -> TokenRefresh:
-    """Bring `search_documents` and `article_tokens` up to date with `articles` (one transaction).
+def _segmented_chunks(con: duckdb.DuckDBPyConnection, stale: list[str],
+                      pool: ProcessPoolExecutor | None) -> Iterator[Segmented]:
+    """The stale articles segmented, a chunk at a time, in order; on `pool` (a few chunks ahead) when given."""
+    chunks = (stale[start:start + CHUNK] for start in range(0, len(stale), CHUNK))
+    pending: deque[tuple[list, Future | None]] = deque()
+    ahead = (getattr(pool, "_max_workers", 1) + 1) if pool is not None else 0
+    for ids in chunks:
+        rows = keywords.article_texts(con, ids)
+        if pool is None:
+            yield segment(rows)
+            continue
+        try:
+            pending.append((rows, pool.submit(segment, rows)))
+        except (BrokenProcessPool, RuntimeError):  # broken or shut down: the rest is segmented here
+            discard(pool)
+            pool = None
+            pending.append((rows, None))
+        while len(pending) > ahead:
+            yield _result(*pending.popleft())
+    while pending:
+        yield _result(*pending.popleft())
 
-    `documents_changed` tells whether the search index is stale: a changed content hash whose segmented text is
-    the same (e.g. only metadata changed) leaves the index valid, a removed article does not (BM25 statistics).
+
+def _result(rows: list, future: Future | None) -> Segmented:
+    if future is not None:
+        try:
+            return future.result()
+        except BrokenProcessPool:  # a worker died: segment this chunk here (the same result)
+            pass
+    return segment(rows)
+
+
+def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds) -> None:
+    """Write the index rows of the documents in `reindex` (a subset of the chunk's documents)."""
+    ids = segmented.docs.column("article_id").combine_chunks()
+    keep = np.asarray(pc.is_in(ids, value_set=pa.array(sorted(reindex), type=pa.string())).to_numpy(
+        zero_copy_only=False), dtype=bool)
+    postings, lengths = segmented.postings, segmented.lengths
+    if not keep.all():  # renumber the kept documents 0, 1, 2, ... and keep only their postings
+        rank = np.full(len(keep), -1, dtype=np.int32)
+        rank[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+        doc = rank[postings.column("doc").to_numpy()]
+        postings = postings.filter(pa.array(doc >= 0)).set_column(0, "doc", pa.array(doc[doc >= 0]))
+        ids, lengths = ids.filter(pa.array(keep)), lengths[keep]
+    search.index_documents(con, ids, postings, lengths, terms)
+
+
+def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None) -> TokenRefresh:
+    """Bring `search_documents`, `article_tokens` and the search index up to date with `articles`.
+
+    Each chunk of articles is one transaction (its documents, tokens and index rows together), so a run that
+    stops half-way keeps what it finished and the next refresh does the rest.
     """
     with transaction(con):
-        changed = keywords.drop_orphans(con)
-        stale = keywords.stale_article_ids(con)
-        keywords.drop_tokens(con, stale)  # old tokens of changed articles, in one pass
-        bodies = _BodyCache()
-        for start in range(0, len(stale), CHUNK):  # texts read a chunk at a time: memory flat in corpus size
-            docs, tokens = _segment(keywords.article_texts(con, stale[start:start + CHUNK]), bodies)
-            changed += keywords.write_documents(con, docs, tokens)
-    return TokenRefresh(len(stale), changed)
+        keywords.drop_orphans(con)
+        indexed = search.drop_orphans(con)
+    stale = keywords.stale_article_ids(con)
+    terms = search.TermIds(con)
+    for segmented in _segmented_chunks(con, stale, pool):
+        with transaction(con):
+            reindex = keywords.write_documents(con, segmented.docs, segmented.tokens)
+            if reindex:
+                _index(con, segmented, reindex, terms)
+        indexed += len(reindex)
+    return TokenRefresh(len(stale), indexed)
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:

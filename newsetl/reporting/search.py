@@ -1,6 +1,6 @@
-"""Full-text search: a DuckDB fts (BM25) index over the segmented text in `search_documents`.
+"""Full-text search: BM25 over the segmented text in `search_documents` (the index is in `newsetl.warehouse.search`).
 
-The index is built and queried in `newsetl.warehouse.search`; this module turns a query into terms and rows into hits.
+This module turns a query into terms and rows into hits.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import duckdb
 
 from newsetl.errors import NewsetlError, UsageError
 from newsetl.reporting.text import query_terms
-from newsetl.warehouse.search import has_index, match, rebuild_index
+from newsetl.warehouse.search import has_index, match
 
-__all__ = ["SearchHit", "has_index", "rebuild_index", "search"]
+__all__ = ["SearchHit", "has_index", "search"]
 
 
 @dataclass(frozen=True)

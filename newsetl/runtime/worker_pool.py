@@ -111,6 +111,12 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
+def current_pool() -> ProcessPoolExecutor | None:
+    """The shared pool if one is running (the process runner starts it), else None; starts nothing."""
+    with _lock:
+        return _pool
+
+
 def discard(pool: ProcessPoolExecutor, kill: bool = False) -> None:
     """Forget `pool` (if it is still the shared one) so the next call starts afresh; `kill` its processes."""
     global _pool
