@@ -50,9 +50,9 @@ def test_three_hexo_sites_ingest_rerun_and_config_change(tmp_path) -> None:
         ("hexojs-site", 5, 5, 5), ("huzhenghui", 7, 7, 7), ("suka-unit-test", 12, 12, 12)]
     assert rows(warehouse, "SELECT date_source, count(*) FROM articles GROUP BY 1 ORDER BY 1") == [
         ("file_name", 4), ("front_matter", 20)]
-    assert rows(warehouse, "SELECT title, tags, categories, lang, warnings FROM articles "
+    assert rows(warehouse, "SELECT title, tags, categories, category_paths, lang, warnings FROM articles "
                            "WHERE locator = 'Hexo-Front-Matter.md'") == [
-        ("Hexo Front Matter", ["Hexo", "Front matter"], ["Hexo", "Learn"], None, [])]
+        ("Hexo Front Matter", ["Hexo", "Front matter"], ["Hexo", "Learn"], [["Hexo", "Learn"]], None, [])]
     assert rows(warehouse, "SELECT kind, count(*) FROM paragraphs GROUP BY kind ORDER BY kind") == [
         ("code", 116), ("embed", 3), ("heading", 138), ("list", 75), ("quote", 23), ("table", 8), ("text", 210)]
     assert scalar(warehouse, "SELECT count(*) FROM paragraphs WHERE kind = 'heading' AND level IS NULL") == 0
@@ -183,3 +183,29 @@ def test_post_link_shows_the_target_title_and_url_whatever_the_batch_order(tmp_p
     [(html2, warnings2)] = rows(warehouse, query)
     assert 'title="Hexo 4.0.0 Released">Hexo 4.0.0 Released</a>' in html2 and "One more line." in html2
     assert warnings2 == warnings
+
+
+def test_migration_012_gives_rows_loaded_before_their_one_hierarchy(tmp_path) -> None:
+    """An old warehouse (migrations up to 011) upgrades in place: a flat `categories` list is one hierarchy."""
+    from datetime import datetime, timezone
+
+    import duckdb
+
+    from newsetl.warehouse.db import connect_writer, migrations
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version "
+                "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+    for version, name, sql in migrations():
+        if version < 12:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, datetime.now(timezone.utc)])
+    for article_id, categories in (("a", ["Hexo", "Learn"]), ("b", []), ("c", None)):
+        con.execute("INSERT INTO articles (article_id, source, source_type, locator, title, categories, "
+                    "content_hash, first_seen_at, updated_at, run_id) VALUES (?, 's', 'hexo_dir', ?, 't', ?, 'h', "
+                    "now(), now(), 'r')", [article_id, article_id + ".md", categories])
+    con.close()
+    connect_writer(path).close()
+    assert rows(path, "SELECT article_id, category_paths FROM articles ORDER BY 1") == [
+        ("a", [["Hexo", "Learn"]]), ("b", []), ("c", None)]

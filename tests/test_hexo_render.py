@@ -204,9 +204,12 @@ def test_dates_their_source_and_updated(rows) -> None:
 def test_tags_categories_titles_and_urls(rows) -> None:
     article = rows[("huzhenghui", "Hexo-Front-Matter.md")][0]
     assert (article["tags"], article["categories"]) == (["Hexo", "Front matter"], ["Hexo", "Learn"])  # [[Hexo, Learn]]
+    assert article["category_paths"] == [["Hexo", "Learn"]]  # one hierarchy: Hexo > Learn
     assert article["url"] == "http://yoursite.com/2019/10/16/Hexo-Front-Matter/"
     article = rows[("suka-unit-test", "categories.md")][0]
     assert (article["tags"], article["categories"]) == ([], ["Foo", "Bar", "Baz"])
+    assert article["category_paths"] == [["Foo", "Bar", "Baz"]]  # a flat list is ONE hierarchy in Hexo
+    assert rows[("suka-unit-test", "tags.md")][0]["category_paths"] == []
     assert rows[("suka-unit-test", "no-title.md")][0]["title"] == "no-title"  # no title: the file name
     assert rows[("suka-unit-test", "中文測試.md")][0]["url"] == (
         "https://theme.suka.moe/demo/2013/12/24/%E4%B8%AD%E6%96%87%E6%B8%AC%E8%A9%A6/")

@@ -22,6 +22,7 @@ CONTENT_SCHEMA = pa.schema([
     ("tags", pa.list_(pa.string())), ("lang", pa.string()), ("warnings", pa.list_(pa.string())),
     ("byline", pa.string()), ("photo_credit", pa.string()), ("headline_only", pa.bool_()),  # migration 008
     ("repairs", pa.list_(pa.string())),
+    ("category_paths", pa.list_(pa.list_(pa.string()))),  # migration 012: Hexo's category hierarchies
 ])
 
 PARAGRAPH_SCHEMA = pa.schema([("article_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),

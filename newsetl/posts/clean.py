@@ -493,6 +493,8 @@ def hexo_images(cleaner: _Cleaner, post: ParsedPost) -> None:
 def hexo_hash_fields(post: ParsedPost) -> list:
     """The Hexo fields of a post for its content hash; none for a post without any (HTML posts keep their hash)."""
     fields = [post.body_format, post.date_source, post.source_updated_at, post.tags, post.lang, post.warnings]
+    if post.category_paths != ([post.categories] if post.categories else []):  # nested: [[a, b], c]
+        fields.append(post.category_paths)  # (a flat list is one hierarchy: the hash stays what it was)
     plain = post.body_format == "html" and post.date_source in (None, "front_matter") and not any(fields[2:])
     return [] if plain else [fields]
 
@@ -501,7 +503,7 @@ def with_hexo_fields(post: ParsedPost, cleaner: _Cleaner, article: Article) -> A
     """The article with the Hexo fields of its post and the heading levels and code languages of its paragraphs."""
     article.body_format, article.date_source = post.body_format, post.date_source
     article.source_updated_at, article.tags, article.lang = post.source_updated_at, post.tags, post.lang
-    article.warnings = post.warnings
+    article.warnings, article.category_paths = post.warnings, post.category_paths
     article.heading_levels, article.code_langs = cleaner.heading_levels, cleaner.code_langs
     return article
 
