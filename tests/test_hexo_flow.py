@@ -134,6 +134,9 @@ def test_backfill_records_the_same_file_hash_as_ingest(tmp_path) -> None:
     reloaded = backfill(config, Selection())
     assert (reloaded["status"], reloaded["updated"] + reloaded["unchanged"]) == ("completed", 7)
     assert rows(warehouse, hashes) == before
+    # backfill also prepares the post using post_link after the others, so its links resolve as in the ingest
+    assert scalar(warehouse, "SELECT body_html FROM articles WHERE locator = 'Hexo-Tag-Plugins.md'").count(
+        '<a href="http://yoursite.com/2019/10/16/Hexo-Commands/" title="Hexo Commands">Hexo Commands</a>') == 1
     again = ingest(config)
     assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 7)
 
