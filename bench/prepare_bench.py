@@ -47,19 +47,22 @@ def child(tree: str, corpus: str, count: int, batch_size: int) -> None:
             break
         refs = [InputRef("bench", "hexo_dir", p.relative_to(corpus).as_posix(), str(p), file_digest(d), len(d),
                          data=d) for p, d in files]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         articles = 0
         for i in range(0, len(refs), batch_size):
             articles += len(prepare_batch(Batch(refs[i:i + batch_size]), config.encodings, zones, rules,
                                           limits).items)
-        seconds = time.perf_counter() - started
-        print(f"{len(refs) / seconds:.1f} {articles}", flush=True)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(f"{len(refs) / seconds:.1f} {len(refs) / cpu:.1f} {articles}", flush=True)
 
 
-def bs4_loop(paths: list[Path]) -> float:
+def bs4_loop(paths: list[Path]) -> tuple[float, float]:
+    """(posts/s, posts per CPU second) of bench/ingest_bench.py's plain loop."""
     from ingest_bench import bs4_loop as loop
 
-    return loop(paths)
+    cpu = time.process_time()
+    rate = loop(paths)
+    return rate, len(paths) / (time.process_time() - cpu)
 
 
 def main() -> None:
@@ -86,6 +89,7 @@ def main() -> None:
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                  for label, tree in (("old", args.old), ("new", str(ROOT)))}
         figures: dict[str, list[float]] = {"old": [], "new": [], "loop": []}
+        per_cpu: dict[str, list[float]] = {"old": [], "new": [], "loop": []}
         counts = {}
         print(f"{len(paths)} posts, batches of {args.batch}, {args.rounds} rounds (old = {args.old})")
         for number in range(args.rounds):
@@ -93,25 +97,30 @@ def main() -> None:
             for label in order:
                 sides[label].stdin.write("run\n")
                 sides[label].stdin.flush()
-                rate, articles = sides[label].stdout.readline().split()
+                rate, cpu_rate, articles = sides[label].stdout.readline().split()
                 figures[label].append(float(rate))
+                per_cpu[label].append(float(cpu_rate))
                 counts[label] = int(articles)
-            figures["loop"].append(bs4_loop(paths))
-            print(f"round {number + 1}: old {figures['old'][-1]:7.1f}  new {figures['new'][-1]:7.1f}  "
-                  f"loop {figures['loop'][-1]:7.1f} posts/s   new/old {figures['new'][-1] / figures['old'][-1]:.2f}x"
+            rate, cpu_rate = bs4_loop(paths)
+            figures["loop"].append(rate)
+            per_cpu["loop"].append(cpu_rate)
+            print(f"round {number + 1}: posts/s old {figures['old'][-1]:6.1f} new {figures['new'][-1]:6.1f} "
+                  f"loop {figures['loop'][-1]:6.1f} (per CPU s: {per_cpu['old'][-1]:6.1f} {per_cpu['new'][-1]:6.1f} "
+                  f"{per_cpu['loop'][-1]:6.1f})  new/old {figures['new'][-1] / figures['old'][-1]:.2f}x"
                   f"  new/loop {figures['new'][-1] / figures['loop'][-1]:.2f}x", flush=True)
         for process in sides.values():
             process.stdin.close()
             process.wait()
     if counts["old"] != counts["new"]:
         print(f"WARNING: articles differ: old {counts['old']}, new {counts['new']}")
-    ratios = [n / o for n, o in zip(figures["new"], figures["old"])]
-    loop_ratios = [n / lp for n, lp in zip(figures["new"], figures["loop"])]
-    old_loop = [o / lp for o, lp in zip(figures["old"], figures["loop"])]
-    print(f"median posts/s per core: old {statistics.median(figures['old']):.1f}, "
-          f"new {statistics.median(figures['new']):.1f}, bs4 loop {statistics.median(figures['loop']):.1f}")
-    print(f"median ratios: new/old {statistics.median(ratios):.2f}x, new/loop {statistics.median(loop_ratios):.2f}x, "
-          f"old/loop {statistics.median(old_loop):.2f}x")
+    for title, data in (("wall", figures), ("CPU", per_cpu)):
+        ratios = [n / o for n, o in zip(data["new"], data["old"])]
+        loop_ratios = [n / lp for n, lp in zip(data["new"], data["loop"])]
+        old_loop = [o / lp for o, lp in zip(data["old"], data["loop"])]
+        print(f"{title}: median posts/s per core: old {statistics.median(data['old']):.1f}, "
+              f"new {statistics.median(data['new']):.1f}, bs4 loop {statistics.median(data['loop']):.1f}; "
+              f"median ratios: new/old {statistics.median(ratios):.2f}x, new/loop {statistics.median(loop_ratios):.2f}x, "
+              f"old/loop {statistics.median(old_loop):.2f}x")
 
 
 if __name__ == "__main__":

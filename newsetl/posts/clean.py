@@ -19,6 +19,7 @@ from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
 from newsetl.posts import captions, literals, notes, promo
 from newsetl.posts.sanitize import sanitize_html
+from newsetl.posts.selectors import one_pass
 from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html, reason
 from newsetl.posts.tables import cleaned_batch
 
@@ -89,13 +90,13 @@ class _Cleaner:
         """Take an editor or origin note out of `text`; True when the paragraph is such a note."""
         if len(text) > self.rules.max_note_chars:
             return False
-        for pattern in () if literals.none_match(self.rules.editor_patterns, text) else self.rules.editor_patterns:
-            match = literals.search(pattern, text)
+        for pattern in literals.candidates(self.rules.editor_patterns, text):
+            match = pattern.search(text)
             if match:
                 self.editor = self.editor or match.group("name")
                 return True
-        for pattern in () if literals.none_match(self.rules.origin_patterns, text) else self.rules.origin_patterns:
-            match = literals.search(pattern, text)
+        for pattern in literals.candidates(self.rules.origin_patterns, text):
+            match = pattern.search(text)
             if match:
                 self.origin = self.origin or match.group("name")
                 return True
@@ -124,8 +125,8 @@ class _Cleaner:
         for chunk in TAG_RE.split(comment_text):
             text = normalize_text(chunk)
             if text and len(text) <= self.rules.max_note_chars:
-                for pattern in self.rules.origin_patterns:
-                    match = literals.search(pattern, text)
+                for pattern in literals.candidates(self.rules.origin_patterns, text):
+                    match = pattern.search(text)
                     if match:
                         self.origin = match.group("name")
                         return
@@ -192,6 +193,8 @@ class _Cleaner:
         return "text"
 
     def _flush(self, parts: list[str], owner: etree._Element) -> None:
+        if not parts:
+            return
         text = normalize_text("".join(parts))
         parts.clear()
         if not text:
@@ -294,11 +297,10 @@ class _Cleaner:
         root = parse_html(html, limits)  # bounded: tag count, depth flattened (newsetl/posts/limits.py)
         self.root = root
         rules = self.rules
-        for comment in list(root.iter(etree.Comment)):
-            self._comment_notes(comment.text or "")
-            comment.drop_tree()
-        for processing in list(root.iter(etree.ProcessingInstruction)):
-            processing.drop_tree()
+        for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):  # one walk for both
+            if node.tag is etree.Comment:
+                self._comment_notes(node.text or "")
+            node.drop_tree()
         if self.post.body_format == "markdown":  # embeds (youtube, vimeo, iframe tags) stay as references
             for frame in [f for f in root.iter("iframe") if (f.get("src") or "").strip()]:
                 src = frame.get("src").strip()
@@ -307,21 +309,22 @@ class _Cleaner:
                 frame.set("src", src)
         promo_images: list[str | None] = []
         if rules.promo_blocks is not None:
-            for block in rules.promo_blocks(root):
+            for block in one_pass(rules.promo_blocks)(root):
                 promo_images.extend(self._image_url(img) for img in block.iter("img"))
                 if block.getparent() is not None:
                     block.drop_tree()
         if rules.remove is not None:
-            for element in rules.remove(root):
+            for element in one_pass(rules.remove)(root):
                 if element.getparent() is not None:
                     element.drop_tree()
         for block in promo.promo_blocks(root, rules.promo_shape):  # QR codes near a call to action
             promo_images.extend(self._image_url(img) for img in block.iter("img"))
             block.drop_tree()
-        self._decorations = set(rules.decoration_images(root)) if rules.decoration_images is not None else set()
-        self._captions = set(rules.captions(root)) if rules.captions is not None else set()
+        self._decorations = set(one_pass(rules.decoration_images)(root)) \
+            if rules.decoration_images is not None else set()
+        self._captions = set(one_pass(rules.captions)(root)) if rules.captions is not None else set()
         if rules.caption_candidates is not None:
-            self._candidates = set(rules.caption_candidates(root)) - self._captions
+            self._candidates = set(one_pass(rules.caption_candidates)(root)) - self._captions
             self._captions |= self._candidates
         parts: list[str] = []
         if root.text:
@@ -338,7 +341,7 @@ class _Cleaner:
             if element.getparent() is not None:
                 element.drop_tree()
         if self.rules.bold is not None:
-            for element in self.rules.bold(root):
+            for element in one_pass(self.rules.bold)(root):
                 element.tag = "strong"
                 element.attrib.clear()
         code = {e for pre in root.iter("pre") for e in pre.iter()}  # code keeps its line breaks

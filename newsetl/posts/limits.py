@@ -19,6 +19,7 @@ Anything else a post raises becomes a reject with the exception's type and first
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, fields
 
@@ -207,10 +208,35 @@ def parse_html(html: str, limits: PostLimits = DEFAULT_LIMITS) -> etree._Element
     return root
 
 
+_parsers = threading.local()
+
+
+def _html_parser() -> etree.HTMLParser:
+    """This thread's HTML parser (a parser is not shared between threads), built once.
+
+    `huge_tree`: text nodes over 10 MB and nesting past 256 levels are kept, not silently dropped. Elements
+    are lxml.html's classes (text_content, drop_tree ...), looked up in C rather than by lxml.html's Python
+    lookup, which also picks form/input/label subclasses with extra properties that cleaning never uses.
+    """
+    parser = getattr(_parsers, "html", None)
+    if parser is None:
+        parser = _parsers.html = etree.HTMLParser(huge_tree=True)
+        parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+            element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+            pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+    return parser
+
+
 def _fragment(html: str) -> etree._Element:
-    """`huge_tree`: text nodes over 10 MB and nesting past 256 levels are kept, not silently dropped."""
+    """`html` parsed under a new `<div>`, as `lxml.html.fragment_fromstring(html, create_parent="div")`
+    does, with this thread's parser (also for the `<div>`, so every element of the tree uses its lookup)."""
+    parser = _html_parser()
     try:
-        return lxml.html.fragment_fromstring(html, create_parent="div",
-                                             parser=lxml.html.HTMLParser(huge_tree=True))
+        elements = lxml.html.fragments_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise RejectError("clean", f"unparseable HTML body: {exc}") from None
+    root = parser.makeelement("div")
+    if elements and isinstance(elements[0], str):
+        root.text = elements.pop(0)
+    root.extend(elements)
+    return root

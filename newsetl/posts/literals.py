@@ -113,7 +113,48 @@ def search(pattern: re.Pattern, text: str) -> re.Match | None:
     return pattern.search(text)
 
 
-def none_match(patterns: tuple[re.Pattern, ...], text: str) -> bool:
-    """True when no pattern of `patterns` can match `text` (it lacks every word they need); False: maybe."""
-    words = gate(patterns)
-    return words is not None and words.search(text) is None
+class _Plan:
+    """For a tuple of patterns: one search for all their words, and which patterns each word found admits."""
+
+    __slots__ = ("patterns", "any_word", "finder", "needs", "admitted")
+
+    def __init__(self, patterns: tuple[re.Pattern, ...], needs: list[tuple[str, ...]]) -> None:
+        self.patterns = patterns
+        self.needs = needs
+        words = {w for found in needs for w in found}
+        # At every position, the longest word starting there (a lookahead, so overlapping words are all seen).
+        alternation = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+        self.any_word = re.compile(alternation)  # the quick test: no word at all (most paragraphs)
+        self.finder = re.compile(f"(?=({alternation}))")
+        self.admitted: dict[frozenset[str], tuple[re.Pattern, ...]] = {}
+
+    def candidates(self, text: str) -> tuple[re.Pattern, ...]:
+        if self.any_word.search(text) is None:
+            return ()
+        found = frozenset(self.finder.findall(text))
+        admitted = self.admitted.get(found)
+        if admitted is None:
+            # a word w occurs at a position iff the longest word found there starts with w
+            admitted = tuple(p for p, need in zip(self.patterns, self.needs)
+                             if any(f.startswith(w) for f in found for w in need))
+            if len(self.admitted) < 4096:
+                self.admitted[found] = admitted
+        return admitted
+
+
+_plans: dict[int, tuple[object, _Plan | None]] = {}
+
+
+def candidates(patterns: tuple[re.Pattern, ...], text: str) -> tuple[re.Pattern, ...]:
+    """The patterns of `patterns` (in order) that may match `text` or what is left of it after earlier
+    patterns' matches were cut out and replaced by a space: the others lack a word they need, and cutting
+    cannot make such a word appear unless it contains a space (then every pattern is a candidate)."""
+    cached = _plans.get(id(patterns))
+    if cached is None or cached[0] is not patterns:
+        needs = [needed(p) for p in patterns]
+        usable = all(n is not None and not any(" " in w for w in n) for n in needs) and bool(needs)
+        if len(_plans) > 4096:
+            _plans.clear()
+        cached = _plans[id(patterns)] = (patterns, _Plan(patterns, needs) if usable else None)
+    plan = cached[1]
+    return patterns if plan is None else plan.candidates(text)

@@ -49,11 +49,9 @@ def tidy_rest(text: str) -> str:
 def take_notes(text: str, patterns: tuple[re.Pattern, ...]) -> Notes:
     """Cut every match of `patterns` out of `text`; each named group that matched fills its field once."""
     notes = Notes(rest=text)
-    if literals.none_match(patterns, text):  # most paragraphs: none of the words the patterns need
-        return notes
-    for pattern in patterns:
+    for pattern in literals.candidates(patterns, text):  # most paragraphs have none of the words they need
         while True:
-            match = literals.search(pattern, notes.rest)
+            match = pattern.search(notes.rest)
             if match is None or match.end() == match.start():
                 break
             for name, value in match.groupdict().items():
@@ -78,10 +76,8 @@ def collect(text: str, note_patterns: tuple[re.Pattern, ...], credit_patterns: t
     found = take_notes(text, note_patterns)
     if len(found.rest) > max_credit_chars:
         return found
-    if literals.none_match(credit_patterns, found.rest):
-        return found
-    for pattern in credit_patterns:
-        match = literals.search(pattern, found.rest)
+    for pattern in literals.candidates(credit_patterns, found.rest):
+        match = pattern.search(found.rest)
         if match is None:
             continue
         groups = {name: clean_value(value) for name, value in match.groupdict().items() if value}

@@ -1,0 +1,189 @@
+"""The prepare step's shortcuts (issue 15) decide exactly what the long way decides.
+
+- newsetl/posts/literals.py skips a regular expression when the text lacks every word a match needs: checked
+  against plain `pattern.search` for every pattern of the bundled rules on every paragraph of the real posts
+  and on texts built to hit the edge cases (overlapping words, a word only inside a longer one).
+- promo.promo_blocks looks only above images and QR-named nodes, and stops measuring long text early;
+  clean._drop_empty_blocks decides in one pass what a text_content() per block decided: both are compared
+  with the straightforward versions they replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import pytest
+
+from newsetl.models import InputRef
+from newsetl.posts import literals, promo
+from newsetl.posts.clean import BLOCK_TAGS, _drop_empty_blocks, clean_post
+from newsetl.posts.limits import parse_html
+from newsetl.posts.parse import parse_post_text
+from newsetl.rules import load_rules
+from tests.conftest import POSTS
+
+RULES = load_rules()
+COMPILED = [RULES.compiled(()), *(RULES.compiled((name,)) for name, _, _ in RULES.sites)]
+PATTERN_TUPLES = [t for c in COMPILED for t in (c.note_patterns, c.credit_patterns, c.editor_patterns,
+                                                   c.origin_patterns)]
+SINGLE_PATTERNS = [p for c in COMPILED for p in (c.promo_shape.calls, c.promo_shape.names, c.remove_phrases,
+                                                  c.promo_markers, c.promo_image_urls, c.caption_rules.words)
+                   if p is not None]
+EDGE_TEXTS = [
+    "", " ", "编辑按", "编者按：", "（责任编辑：王五）", "本文来自微信公众号：某某（ID：abc），作者：张三，题图来自：视觉中国",
+    "中证网讯（记者 黄一灵）2022年以来，市场", "文/李四", "文 / 李四 ", "审校｜赵六", "图片来源：网络", "来源：APP截图",
+    "经授权转载。", "某某经授权发布", "扫描下方二维码关注", "长按识别二维码", "下载新浪财经APP", "THE END", "- THE END -",
+    "作者作者：张三", "，编辑：王五", "撰文文字/某人", "头图来自：ABC，作者：D",
+]
+
+
+def paragraphs() -> list[str]:
+    """Every paragraph text of the real posts, as the cleaner sees them."""
+    texts: list[str] = []
+    for path in sorted(POSTS.rglob("*.md")):
+        post = parse_post_text(path.read_text(encoding="utf-8"), InputRef("t", "hexo_dir", path.name, "/x", "h", 0),
+                               ZoneInfo("UTC"))
+        texts.extend(text for _, text in clean_post(post, RULES).paragraphs)
+        texts.extend(" ".join(p.itertext()) for p in parse_html(post.body_html).iter("p"))
+    return texts
+
+
+TEXTS = paragraphs() + EDGE_TEXTS
+
+
+def test_needed_words_of_the_rules():
+    note = {p.pattern: literals.needed(p) for p in RULES.compiled(()).note_patterns}
+    assert note[next(k for k in note if "(?P<author>" in k)] == ("作者",)
+    assert note[next(k for k in note if "经授权" in k)] == ("经授权",)
+    assert literals.needed(re.compile("^[▼↓⬇]+$")) is None  # nothing literal in every match
+    assert literals.needed(re.compile("(?i)qr")) is None  # case-insensitive: no condition
+    assert literals.needed(re.compile("x(?i:abc)")) == ("x",)  # the scoped-flag group gives nothing
+    assert literals.needed(re.compile("(?:a|)bc")) == ("bc",)  # a branch that may be empty gives nothing
+    assert literals.needed(re.compile("(ab|cd)+e?")) == ("ab", "cd")
+
+
+@pytest.mark.parametrize("text", TEXTS[:5] + EDGE_TEXTS)
+def test_search_is_pattern_search(text):
+    for pattern in SINGLE_PATTERNS + [p for t in PATTERN_TUPLES for p in t]:
+        expected = pattern.search(text)
+        found = literals.search(pattern, text)
+        assert (found and found.span()) == (expected and expected.span()), (pattern.pattern, text)
+
+
+def test_candidates_keep_every_pattern_that_matches():
+    assert len(TEXTS) > 300
+    admitted = 0
+    for patterns in PATTERN_TUPLES:
+        for text in TEXTS:
+            kept = literals.candidates(patterns, text)
+            assert list(kept) == [p for p in patterns if p in kept]  # in the rules' order
+            matching = [p for p in patterns if p.search(text)]
+            assert set(matching) <= set(kept), text
+            admitted += len(kept)
+    assert admitted < len(TEXTS) * sum(map(len, PATTERN_TUPLES)) / 4  # and most are skipped
+
+
+def test_candidates_with_a_word_inside_a_longer_one():
+    short, long_ = re.compile("编(?P<x>.)"), re.compile("编辑按")
+    assert literals.candidates((long_, short), "编辑按：") == (long_, short)
+    assert literals.candidates((long_, short), "主编：") == (short,)
+    assert literals.candidates((long_, short), "无关") == ()
+
+
+def _promo_blocks_plain(root, shape):
+    """The algorithm before the shortcut: every container, top down, its whole text measured."""
+    found, stack = [], list(reversed(root))
+    while stack:
+        element = stack.pop()
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag in promo.CONTAINERS:
+            text = " ".join("".join(element.itertext()).split())
+            if len(text) <= shape.max_chars:
+                has_image = next(element.iter("img"), None) is not None
+                call = shape.calls is not None and bool(text) and shape.calls.search(text) is not None
+                named = shape.names is not None and promo._named(element, shape.names)
+                if (has_image and (call or named)) or (named and call):
+                    found.append(element)
+                    continue
+        stack.extend(reversed(element))
+    return found
+
+
+PROMO_HTML = [
+    '<p>正文很长' + "很长" * 60 + '<img src="a.png"></p><div class="appendQr_wrap"><img src="q.png"><p>扫码下载</p></div>',
+    '<div><p>短</p><div id="qrcode">扫码分享</div><section><img src="x.png" alt="erweima"></section></div>',
+    '<div><span><img src="a.png"></span><p>关注公众号</p></div><p>' + "字" * 79 + '<img src="b.png"></p>',
+    '<table><tr><td><img src="k.png"><a class="kaihu">开户</a></td></tr></table><p>   </p><p>\u3000</p>',
+    '<div>' + "<p>长按识别</p>" * 3 + '<img src="c.png"></div><!-- 注释 --><p>扫一扫</p>',
+]
+
+
+@pytest.mark.parametrize("html", PROMO_HTML)
+def test_promo_blocks_as_before(html):
+    shape = RULES.compiled(()).promo_shape
+    plain = _promo_blocks_plain(parse_html(html), shape)
+    fast = promo.promo_blocks(parse_html(html), shape)
+    assert [lxml.html.tostring(e) for e in fast] == [lxml.html.tostring(e) for e in plain]
+
+
+def test_promo_blocks_found_on_the_real_posts_as_before():
+    shape = RULES.compiled(()).promo_shape
+    total = 0
+    for path in sorted(POSTS.rglob("*.md")):
+        body = path.read_text(encoding="utf-8").split("---", 2)[2]
+        plain = [lxml.html.tostring(e) for e in _promo_blocks_plain(parse_html(body), shape)]
+        assert [lxml.html.tostring(e) for e in promo.promo_blocks(parse_html(body), shape)] == plain
+        total += len(plain)
+    assert total > 0  # the real posts do have QR-code blocks
+
+
+def _drop_empty_plain(root):
+    for element in reversed(list(root.iter())):
+        if element is root or element.getparent() is None:
+            continue
+        if element.tag in BLOCK_TAGS and not element.text_content().strip() and \
+                next(element.iter("img"), None) is None:
+            element.drop_tree()
+
+
+@pytest.mark.parametrize("html", [
+    "<div><p> </p>tail<p><span> </span></p><div><p></p> x </div></div>",
+    "<section><div><div><p>\u3000</p></div></div><p><img src='a.png'></p><ul><li></li><li>a</li></ul></section>",
+    "<p>lead</p><div><br/><hr/></div><blockquote> <p> </p> </blockquote>after",
+    "<table><tr><td></td><td> </td></tr></table><figure><img src='b.png'><figcaption> </figcaption></figure>",
+] + PROMO_HTML)
+def test_drop_empty_blocks_as_before(html):
+    plain, fast = parse_html(html), parse_html(html)
+    _drop_empty_plain(plain)
+    _drop_empty_blocks(fast)
+    assert lxml.html.tostring(fast) == lxml.html.tostring(plain)
+
+
+SELECTOR_HTML = PROMO_HTML + [
+    '<div hidden><p style="display:none">x</p><script>s</script></div><figure><img src="a.png">'
+    '<figcaption>图</figcaption></figure><p class="img-desc other">说明</p><span class="img_descr">s</span>',
+    '<section style="text-align: center"><p>居中</p><p align="center">也居中</p></section>'
+    '<p style="text-align:center">c</p><div style="text-align:center"><p>d</p><div><p>e</p></div></div>',
+    '<font cms-style="font-L strong-Bold">粗</font><b>b</b><strong>s</strong><p cms-style="font-M">m</p>'
+    '<div id="videoList_1">v</div><div class="video-2017">v</div><span id="quote_a">q</span>',
+]
+
+
+def test_one_pass_selectors_find_what_the_selectors_find():
+    from newsetl.posts.selectors import one_pass, one_pass_expression
+
+    bodies = SELECTOR_HTML + [p.read_text(encoding="utf-8").split("---", 2)[2] for p in sorted(POSTS.rglob("*.md"))]
+    selectors = [s for c in COMPILED for s in (c.remove, c.promo_blocks, c.decoration_images, c.captions,
+                                                c.caption_candidates, c.bold) if s is not None]
+    assert one_pass_expression(RULES.compiled(()).bold.path) == "descendant-or-self::*[self::b or self::strong]"
+    found = 0
+    for body in bodies:
+        root = parse_html(body)
+        for selector in selectors:
+            expected = selector(root)
+            assert one_pass(selector)(root) == expected, (selector.css, body[:80])
+            found += len(expected)
+    assert found > 100
