@@ -116,7 +116,7 @@ def test_reads_of_the_warehouse_still_work(warehouse: Path, capsys):
     # several statements (the last one's rows) and a temp table, which lives in memory only
     code, out, _ = _query(warehouse, "CREATE TEMP TABLE t AS SELECT 2 AS x; SELECT x * 21 AS y FROM t", capsys)
     assert (code, out) == (0, "y\n42\n")
-    # BM25 search through the fts extension, loaded before the configuration was locked
+    # BM25 search: the match_bm25 macro is stored in the warehouse, no extension needed
     code, out, err = _query(warehouse, "SELECT a.title FROM (SELECT article_id, fts_main_search_documents."
                                        "match_bm25(article_id, '粤海 铁路') AS score FROM search_documents) s "
                                        "JOIN articles a USING (article_id) WHERE score IS NOT NULL", capsys)
