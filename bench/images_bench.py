@@ -110,6 +110,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU of this process's ended children (the fetcher's verifier processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_plain(urls: list[str], bound: int, out: mp.Queue) -> None:
     """gather over one client. `bound` > 0 caps requests in flight with a semaphore: httpcore's pool
     rescans its whole queue on every change, so an unbounded gather of thousands slows down
@@ -151,7 +157,8 @@ def _config(workdir: Path, concurrency: int, fsync: bool):
     )
 
 
-def run_fetcher(urls: list[str], workdir: str, concurrency: int, fsync: bool, out: mp.Queue) -> None:
+def run_fetcher(urls: list[str], workdir: str, concurrency: int, fsync: bool, processes: int | None,
+                out: mp.Queue) -> None:
     from newsetl.images.fetcher import FetchJob, ImageFetcher
     from newsetl.images.store import ImageStore
 
@@ -160,18 +167,21 @@ def run_fetcher(urls: list[str], workdir: str, concurrency: int, fsync: bool, ou
     results = []
 
     async def go() -> None:
-        async with ImageFetcher(config.images, store) as fetcher:
-            await fetcher.run((FetchJob(url=u, source=u, host="127.0.0.1") for u in urls), results.append)
+        async with ImageFetcher(config.images, store, processes=processes) as fetcher:
+            await fetcher.run([FetchJob(url=u, source=u, host="127.0.0.1") for u in urls], results.append)
 
-    started, cpu = time.perf_counter(), cpu_seconds()
+    started, cpu, children = time.perf_counter(), cpu_seconds(), children_cpu_seconds()
     asyncio.run(go())
     seconds = time.perf_counter() - started
+    children = children_cpu_seconds() - children
     ok = sum(1 for r in results if r.status == "ok" and r.image is not None)
     failed = [r.error for r in results if r.status != "ok"][:3]
-    out.put({"seconds": seconds, "ok": ok, "peak_mb": peak_rss_mb(), "errors": failed, "cpu": cpu_seconds() - cpu})
+    out.put({"seconds": seconds, "ok": ok, "peak_mb": peak_rss_mb(), "errors": failed, "cpu": cpu_seconds() - cpu,
+             "children_cpu": children})
 
 
-def run_step(urls: list[str], workdir: str, concurrency: int, fsync: bool, out: mp.Queue) -> None:
+def run_step(urls: list[str], workdir: str, concurrency: int, fsync: bool, processes: int | None,
+             out: mp.Queue) -> None:
     from datetime import datetime, timezone
 
     import pyarrow as pa
@@ -201,16 +211,18 @@ def run_step(urls: list[str], workdir: str, concurrency: int, fsync: bool, out: 
     con.register("bench_refs", refs)
     con.execute("INSERT INTO article_images (article_id, position, role, url) "
                 "SELECT article_id, position, 'body', url FROM bench_refs")
-    started, cpu = time.perf_counter(), cpu_seconds()
-    summary = fetch_images(con, config, run_id="bench")
+    started, cpu, children = time.perf_counter(), cpu_seconds(), children_cpu_seconds()
+    summary = fetch_images(con, config, run_id="bench", verify_processes=processes)
     seconds = time.perf_counter() - started
     cpu = cpu_seconds() - cpu
+    children = children_cpu_seconds() - children
     rerun_started = time.perf_counter()
-    again = fetch_images(con, config, run_id="bench-rerun")
+    again = fetch_images(con, config, run_id="bench-rerun", verify_processes=processes)
     rerun = time.perf_counter() - rerun_started
     stored = con.execute("SELECT count(*) FROM article_images WHERE sha256 IS NOT NULL").fetchone()[0]
     con.close()
     out.put({"seconds": seconds, "ok": summary.fetched, "peak_mb": peak_rss_mb(), "linked": stored, "cpu": cpu,
+             "children_cpu": children,
              "rerun_seconds": rerun, "rerun_reused": again.reused, "reasons": summary.top_reasons(3)})
 
 
@@ -241,6 +253,11 @@ def main() -> int:
     parser.add_argument("--naive", action="store_true", help="also time an unbounded gather (slow for thousands)")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; each contender's best round is shown")
     parser.add_argument("--skip-step", action="store_true", help="skip the whole-step (warehouse) run")
+    parser.add_argument("--skip-fetcher", action="store_true", help="skip the fetcher-alone run")
+    parser.add_argument("--verify-processes", type=int, default=None,
+                        help="fetcher and step: verifier processes (default: automatic; 0: threads, as before)")
+    parser.add_argument("--threads-too", action="store_true",
+                        help="also run the step verifying on threads (the code before verifier processes)")
     args = parser.parse_args()
 
     ctx = mp.get_context("spawn")
@@ -251,43 +268,62 @@ def main() -> int:
     urls = [f"http://127.0.0.1:{port}/img/{i}.jpg" for i in range(args.images)]
     fsync = args.fsync
     print(f"{args.images} distinct JPEGs of {size / 1000:.1f} KB, {args.latency:g} ms latency, "
-          f"{os.cpu_count()} cores; newsetl concurrency {args.concurrency}, fsync {'on' if fsync else 'off'}; "
-          f"best of {args.repeat} interleaved rounds")
-    contenders = [("plain gather, 100 in flight", run_plain, (urls, 100))]
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; newsetl concurrency {args.concurrency}, "
+          f"fsync {'on' if fsync else 'off'}, verify processes {args.verify_processes if args.verify_processes is not None else 'auto'}; "
+          f"{args.repeat} rounds, the plain gather right before and after each contender")
+    plain_name = "plain gather, 100 in flight"
+    contenders = []
     if args.naive:
         contenders.append(("plain gather, unbounded", run_plain, (urls, 0)))
-    best: dict[str, dict] = {}
+    if not args.skip_fetcher:
+        contenders.append(("newsetl fetcher (verify + store)", run_fetcher, args.verify_processes))
+    if not args.skip_step:
+        contenders.append(("newsetl images step (+ warehouse)", run_step, args.verify_processes))
+    if args.threads_too:
+        contenders.append(("images step, verify on threads", run_step, 0))
+    rounds: list[dict] = []   # one per contender run: name, result, plain before, plain after
+    plains: list[dict] = []
     try:
         with tempfile.TemporaryDirectory(prefix="newsetl-images-bench-") as work:
-            contenders.append(("newsetl fetcher (verify + store)", run_fetcher, (urls, "fetcher")))
-            if not args.skip_step:
-                contenders.append(("newsetl images step (+ warehouse)", run_step, (urls, "step")))
-            for round_ in range(args.repeat):  # interleaved, so load from elsewhere hits every contender
-                for name, target, target_args in contenders:
+            plains.append(in_child(run_plain, urls, 100))
+            for round_ in range(args.repeat):  # P C1 P C2 P ... : every contender between two plain runs
+                for index, (name, target, target_args) in enumerate(contenders):
                     if target is not run_plain:  # a fresh store and warehouse every round
-                        folder = str(Path(work) / f"{target_args[1]}-{round_}")
-                        target_args = (urls, folder, args.concurrency, fsync)
+                        folder = str(Path(work) / f"{index}-{round_}")
+                        target_args = (urls, folder, args.concurrency, fsync, target_args)
                     result = in_child(target, *target_args)
-                    if name not in best or result["ok"] / result["seconds"] > best[name]["ok"] / best[name]["seconds"]:
-                        best[name] = result
+                    plains.append(in_child(run_plain, urls, 100))
+                    rounds.append({"name": name, "result": result, "before": plains[-2], "after": plains[-1],
+                                   "round": round_ + 1, "load": os.getloadavg()[0]})
     finally:
         server.terminate()
         server.join(10)
-    rows = list(best.items())
-    plain = best["plain gather, 100 in flight"]
-    base = plain["ok"] / plain["seconds"]
-    print(f"{'contender':36} {'ok':>7} {'seconds':>8} {'images/s':>9} {'vs plain':>9} {'peak MB':>8} "
-          f"{'CPU ms/image':>13}")
-    for name, r in rows:
-        rate = r["ok"] / r["seconds"]
-        print(f"{name:36} {r['ok']:>7} {r['seconds']:>8.2f} {rate:>9.0f} {rate / base:>8.0%} {r['peak_mb']:>8.0f} "
-              f"{r['cpu'] * 1000 / max(1, r['ok']):>13.2f}")
-    for name, r in rows:
+
+    def rate(r: dict) -> float:
+        return r["ok"] / r["seconds"]
+
+    print(f"{'round':>5} {'contender':36} {'ok':>6} {'seconds':>8} {'images/s':>9} {'plain before/after':>19} "
+          f"{'vs plain':>8} {'peak MB':>8} {'CPU ms/image':>13} {'+verifiers':>10} {'load':>5}")
+    for run in rounds:
+        r = run["result"]
+        plain = (rate(run["before"]) + rate(run["after"])) / 2
+        run["ratio"] = rate(r) / plain
+        print(f"{run['round']:>5} {run['name']:36} {r['ok']:>6} {r['seconds']:>8.2f} {rate(r):>9.0f} "
+              f"{rate(run['before']):>9.0f}/{rate(run['after']):<9.0f} {run['ratio']:>8.0%} {r['peak_mb']:>8.0f} "
+              f"{r['cpu'] * 1000 / max(1, r['ok']):>13.2f} {r.get('children_cpu', 0) * 1000 / max(1, r['ok']):>10.2f} "
+              f"{run['load']:>5.1f}")
         if r.get("errors"):
-            print(f"{name}: first errors: {r['errors']}")
+            print(f"      first errors: {r['errors']}")
         if "rerun_seconds" in r:
-            print(f"images step rerun (nothing to fetch): {r['rerun_seconds']:.2f} s, {r['rerun_reused']} reused, "
+            print(f"      rerun (nothing to fetch): {r['rerun_seconds']:.2f} s, {r['rerun_reused']} reused, "
                   f"{r['linked']} article_images linked; reasons: {r['reasons'] or 'none'}")
+    best_plain = max(plains, key=rate)
+    print(f"{plain_name}: {len(plains)} runs, {min(map(rate, plains)):.0f}-{rate(best_plain):.0f} images/s, "
+          f"CPU {best_plain['cpu'] * 1000 / max(1, best_plain['ok']):.2f} ms/image, peak {best_plain['peak_mb']:.0f} MB")
+    for name, _, _ in contenders:
+        ratios = [run["ratio"] for run in rounds if run["name"] == name]
+        print(f"{name}: best of {len(ratios)} rounds {max(ratios):.0%} of the plain gather around it "
+              f"(rounds: {', '.join(f'{x:.0%}' for x in ratios)})")
     return 0
 
 

@@ -4,18 +4,19 @@ One `httpx.AsyncClient` (keep-alive pool) serves every request. A request holds 
 (`per_host`) and a global slot (`concurrency`) only while it is on the wire: backoff sleeps and decoding
 hold none. The request itself (redirects counted and checked for loops and scheme, the SSRF guard on every
 hop, conditional GET, the size cap, retries with backoff, typed failures) is the shared client in
-`newsetl.http.request`. Decoding, hashing and writing run on a small thread pool (Pillow and hashlib release
-the GIL).
+`newsetl.http.request`. Decoding, hashing and writing (`newsetl.images.keep`) run in verifier processes for a
+run of many jobs (`newsetl.images.verify_pool`: the event loop keeps its core and its GIL), otherwise on a
+small thread pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
+from collections.abc import Sized
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import httpx
@@ -24,12 +25,17 @@ from newsetl.config import ImagesConfig
 from newsetl.http.client import guarded_transport
 from newsetl.http.errors import BlockedFailure, HttpFailure
 from newsetl.http.request import Body, Limits, RetryPolicy, get, new_client, with_retries
+from newsetl.images.keep import KeepRules, Rejected, StoredImage, Thumbnail, keep
 from newsetl.images.store import ImageStore
 from newsetl.images.urls import decode_data_uri
-from newsetl.images.verify import NotAnImage, inspect, thumbnail
+from newsetl.images.verify_pool import VerifierGone, VerifyPool, default_processes
+
+__all__ = ["FetchJob", "FetchResult", "ImageFetcher", "StoredImage", "Thumbnail"]
 
 SKIPPED_REASONS = frozenset({"blocked", "unsupported_scheme"})  # refused by policy, not a fault of the server
 ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8,*/*;q=0.5"
+# A run with at least this many jobs verifies in processes; fewer are not worth starting one (~0.2 s of CPU).
+PROCESS_MIN_JOBS = 200
 
 
 @dataclass(slots=True)
@@ -43,30 +49,6 @@ class FetchJob:
     etag: str | None = None         # from the last successful fetch, for revalidation
     last_modified: str | None = None
     conditional: bool = False       # send If-None-Match / If-Modified-Since
-
-
-@dataclass(slots=True)
-class Thumbnail:
-    name: str
-    width: int
-    height: int
-    bytes: int
-    path: str                       # store-relative
-
-
-@dataclass(slots=True)
-class StoredImage:
-    sha256: str
-    format: str
-    mime_type: str
-    width: int
-    height: int
-    mode: str
-    frames: int
-    bytes: int
-    path: str                       # store-relative
-    new_file: bool
-    thumbnails: list[Thumbnail] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -102,10 +84,16 @@ class ImageFetcher:
         store: ImageStore,
         *,
         workers: int | None = None,
+        processes: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`processes`: verifier processes for `run` (None: `default_processes()` when the run has at least
+        PROCESS_MIN_JOBS jobs and the machine more than one core; 0: verify on threads)."""
         self.cfg = cfg
         self.store = store
+        self._rules = KeepRules.of(cfg)
+        self._processes = processes
+        self._pool: VerifyPool | None = None
         self._limits = Limits(max_bytes=cfg.max_bytes, max_redirects=cfg.max_redirects,
                               total_timeout=cfg.total_timeout)
         self._retry = RetryPolicy(retries=cfg.retries, backoff=cfg.backoff, backoff_max=cfg.backoff_max,
@@ -147,6 +135,21 @@ class ImageFetcher:
 
     async def run(self, jobs: Iterable[FetchJob], on_result: Callable[[FetchResult], object]) -> None:
         """Fetch every job, at most `concurrency` on the wire, calling `on_result` as each one ends."""
+        processes = self._processes
+        if processes is None:
+            many = isinstance(jobs, Sized) and len(jobs) >= PROCESS_MIN_JOBS
+            processes = default_processes() if many and (os.cpu_count() or 1) > 1 else 0
+        if processes > 0 and self._pool is None:
+            self._pool = VerifyPool(self._rules, self.store.root, fsync=self.store.fsync, processes=processes)
+            await self._pool.start()
+        try:
+            await self._run(jobs, on_result)
+        finally:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+
+    async def _run(self, jobs: Iterable[FetchJob], on_result: Callable[[FetchResult], object]) -> None:
         window = asyncio.Semaphore(self.cfg.concurrency + 2 * self._workers)  # bounds bodies held in memory
         running: set[asyncio.Task] = set()
 
@@ -259,43 +262,19 @@ class ImageFetcher:
     # -- verify and store ---------------------------------------------------------------------------------
 
     async def _store(self, data: bytes) -> StoredImage:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._verify_and_store, data)
-
-    def _verify_and_store(self, data: bytes) -> StoredImage:
-        cfg = self.cfg
+        """`keep` the body: in a verifier process when the run has them, else on a thread."""
+        pool = self._pool
         try:
-            facts = inspect(data, max_pixels=cfg.max_pixels)
-        except NotAnImage as exc:
-            raise _Final("failed", exc.reason, str(exc)) from None
-        if facts.width < cfg.min_width or facts.height < cfg.min_height:
-            raise _Final("skipped", "too_small",
-                         f"{facts.width}x{facts.height} is below the minimum {cfg.min_width}x{cfg.min_height}")
-        sha = hashlib.sha256(data).hexdigest()
-        relative = self.store.relative(sha, facts.ext)
-        new_file = self.store.put(relative, data)
-        image = StoredImage(
-            sha256=sha, format=facts.format, mime_type=facts.mime_type, width=facts.width, height=facts.height,
-            mode=facts.mode, frames=facts.frames, bytes=len(data), path=relative, new_file=new_file,
-        )
-        for name, size in cfg.thumbnails.items():
-            image.thumbnails.append(self._thumbnail(sha, data, name, size))
-        return image
-
-    def _thumbnail(self, sha: str, data: bytes, name: str, size: tuple[int, int]) -> Thumbnail:
-        suffix = f".{name}-{size[0]}x{size[1]}"
-        for ext in ("jpg", "png"):
-            relative = self.store.relative(sha, ext, suffix)
-            if self.store.exists(relative):
-                from PIL import Image
-
-                with Image.open(self.store.path(relative)) as existing:
-                    width, height = existing.size
-                return Thumbnail(name, width, height, self.store.path(relative).stat().st_size, relative)
-        blob, ext, width, height = thumbnail(data, size)
-        relative = self.store.relative(sha, ext, suffix)
-        self.store.put(relative, blob)
-        return Thumbnail(name, width, height, len(blob), relative)
+            if pool is not None and pool.alive:
+                try:
+                    return await pool.keep(data)
+                except VerifierGone as gone:
+                    if gone.started:  # it held this body when it died: fail it (a later run tries again)
+                        raise _Final("failed", "internal", str(gone)) from None
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, keep, data, self._rules, self.store)
+        except Rejected as rejected:
+            raise _Final(rejected.status, rejected.reason, rejected.error) from None
 
 
 def _error(failure: HttpFailure) -> str:

@@ -38,10 +38,12 @@ def fetch_images(
     since: datetime | None = None,
     progress: Callable[[int, int], object] | None = None,
     local_roots: Mapping[str, Path] | None = None,
+    verify_processes: int | None = None,
 ) -> ImageSummary:
     """The whole images step on an open warehouse: register, plan, fetch, load. Never raises for an image.
 
     `local_roots`: source name -> the folder its `local:` image keys are read from (see `plan`).
+    `verify_processes`: the fetcher's verifier processes (None: automatic, 0: threads; see `ImageFetcher`).
     """
     started = time.monotonic()
     register_images(con, run_id=run_id)
@@ -86,7 +88,7 @@ def fetch_images(
 
         async def go() -> None:
             try:
-                async with ImageFetcher(config.images, store) as fetcher:
+                async with ImageFetcher(config.images, store, processes=verify_processes) as fetcher:
                     await fetcher.run(work.jobs, on_result)
             finally:
                 await asyncio.gather(*loads)

@@ -11,7 +11,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 # A truncated file must fail, never be padded with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -128,6 +128,8 @@ def inspect(data: bytes, *, max_pixels: int = 100_000_000) -> ImageFacts:
         raise
     except Image.DecompressionBombError as exc:
         raise NotAnImage("too_large", f"decompression bomb: {exc}") from None
+    except UnidentifiedImageError:  # its message names the buffer object's address: the same text every run
+        raise NotAnImage("undecodable", f"undecodable {sniffed} image: cannot identify image file") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
         text = str(exc) or type(exc).__name__
         lowered = text.lower()
