@@ -181,3 +181,37 @@ def test_a_query_without_terms_matches_nothing(tmp_path, query):
         assert con.execute(SCORES.format(args=""), [query]).fetchall() == []
     finally:
         con.close()
+
+
+ANALYTICS_TABLES = {
+    "search_documents": "article_id", "article_tokens": "article_id, term", "article_minhash": "article_id",
+    "story_clusters": "article_id", "search_index_docs": "article_id",
+}
+
+
+def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_path):  # noqa: F811
+    """Segmentation, signatures and LSH bands on the worker processes: the same rows as computed in-process."""
+    from newsetl.config import ReportingConfig
+    from newsetl.reporting.analytics import refresh_analytics
+    from newsetl.runtime.worker_pool import worker_pool
+
+    tables = {}
+    for mode in ("inline", "pool"):
+        path = tmp_path / f"{mode}.duckdb"
+        shutil.copy(reporting_warehouse["path"], path)
+        con = connect_writer(path)
+        try:
+            for table in list(ANALYTICS_TABLES) + ["search_index_terms", "search_index_dict"]:
+                con.execute(f"DELETE FROM {table}")
+            if mode == "pool":
+                worker_pool(2)
+            summary = refresh_analytics(con, ReportingConfig(), parallel=mode == "pool")
+            assert (summary.segmented, summary.hashed, summary.indexed) == (17, 17, 17)
+            tables[mode] = {t: con.execute(f"SELECT * EXCLUDE (docid) FROM {t} ORDER BY {o}").fetchall()
+                            if t == "search_index_docs" else con.execute(f"SELECT * FROM {t} ORDER BY {o}").fetchall()
+                            for t, o in ANALYTICS_TABLES.items()}
+            tables[mode]["scores"] = _ours(con, ["房地产 投资 下降", "粤海 铁路"])
+        finally:
+            con.close()
+    assert tables["pool"] == tables["inline"]
+    assert len(tables["inline"]["article_tokens"]) > 1000 and tables["inline"]["scores"][("粤海 铁路", "")]

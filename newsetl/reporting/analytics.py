@@ -46,8 +46,9 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
     `parallel`: segment on the shared worker pool if one is running (the process runner's); else here.
     """
     started = time.perf_counter()
-    documents = refresh_documents(con, current_pool() if parallel else None)
-    stats = refresh_story_clusters(con, dedup_settings(config))
+    pool = current_pool() if parallel else None
+    documents = refresh_documents(con, pool)
+    stats = refresh_story_clusters(con, dedup_settings(config), pool)
     return AnalyticsSummary(
         articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,

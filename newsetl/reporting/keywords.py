@@ -9,19 +9,16 @@ The SQL and the tables' Arrow schemas are in `newsetl.warehouse`.
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from newsetl.reporting.parallel import ordered_map
 from newsetl.reporting.segment import BodyCache, Segmented, segment
-from newsetl.runtime.worker_pool import discard
 from newsetl.warehouse import keywords, search
 from newsetl.warehouse.db import transaction
 
@@ -34,38 +31,6 @@ __all__ = ["BodyCache", "TokenRefresh", "refresh_documents", "refresh_tokens", "
 class TokenRefresh:
     segmented: int   # articles (re)segmented
     indexed: int     # search documents added to, removed from or rewritten in the search index
-
-
-def _segmented_chunks(con: duckdb.DuckDBPyConnection, stale: list[str],
-                      pool: ProcessPoolExecutor | None) -> Iterator[Segmented]:
-    """The stale articles segmented, a chunk at a time, in order; on `pool` (a few chunks ahead) when given."""
-    chunks = (stale[start:start + CHUNK] for start in range(0, len(stale), CHUNK))
-    pending: deque[tuple[list, Future | None]] = deque()
-    ahead = (getattr(pool, "_max_workers", 1) + 1) if pool is not None else 0
-    for ids in chunks:
-        rows = keywords.article_texts(con, ids)
-        if pool is None:
-            yield segment(rows)
-            continue
-        try:
-            pending.append((rows, pool.submit(segment, rows)))
-        except (BrokenProcessPool, RuntimeError):  # broken or shut down: the rest is segmented here
-            discard(pool)
-            pool = None
-            pending.append((rows, None))
-        while len(pending) > ahead:
-            yield _result(*pending.popleft())
-    while pending:
-        yield _result(*pending.popleft())
-
-
-def _result(rows: list, future: Future | None) -> Segmented:
-    if future is not None:
-        try:
-            return future.result()
-        except BrokenProcessPool:  # a worker died: segment this chunk here (the same result)
-            pass
-    return segment(rows)
 
 
 def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds) -> None:
@@ -94,7 +59,8 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
         indexed = search.drop_orphans(con)
     stale = keywords.stale_article_ids(con)
     terms = search.TermIds(con)
-    for segmented in _segmented_chunks(con, stale, pool):
+    texts = (keywords.article_texts(con, stale[start:start + CHUNK]) for start in range(0, len(stale), CHUNK))
+    for _, segmented in ordered_map(segment, texts, pool):
         with transaction(con):
             reindex = keywords.write_documents(con, segmented.docs, segmented.tokens)
             if reindex:
