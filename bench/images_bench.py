@@ -10,8 +10,14 @@ A local server (its own process, 127.0.0.1 only) serves N distinct ~30 KB JPEGs,
            atomic write into the content-addressed store.
 - step:    the whole images step as the ingest flow runs it: register the URLs of N article_images
            rows, plan, fetch (as above), bulk-load image_fetches/images and link article_images.
+           (`--threads-too` adds the step verifying on threads, as before verifier processes.)
 
-    python bench/images_bench.py --images 10000 --latency 20
+The plain gather runs first and again right after every contender (P C1 P C2 P ...), so each contender's
+ratio is to the mean of the plain runs right before and after it, in the same bench run; the machine is
+shared and its speed moves a lot within minutes. "CPU ms/image" is this process's CPU (all threads),
+"+verifiers" the CPU of its verifier processes.
+
+    python bench/images_bench.py --images 10000 --latency 20 --threads-too
 """
 
 from __future__ import annotations

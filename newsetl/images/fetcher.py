@@ -141,7 +141,11 @@ class ImageFetcher:
             processes = default_processes() if many and (os.cpu_count() or 1) > 1 else 0
         if processes > 0 and self._pool is None:
             self._pool = VerifyPool(self._rules, self.store.root, fsync=self.store.fsync, processes=processes)
-            await self._pool.start()
+            try:
+                await self._pool.start()
+            except OSError:  # no process could be started: verify on threads
+                await self._pool.close()
+                self._pool = None
         try:
             await self._run(jobs, on_result)
         finally:
