@@ -154,6 +154,7 @@ def _drop_empty_plain(root):
     "<section><div><div><p>\u3000</p></div></div><p><img src='a.png'></p><ul><li></li><li>a</li></ul></section>",
     "<p>lead</p><div><br/><hr/></div><blockquote> <p> </p> </blockquote>after",
     "<table><tr><td></td><td> </td></tr></table><figure><img src='b.png'><figcaption> </figcaption></figure>",
+    "<p>\u3000\xa0</p><div>\u2028<span>\x85\u205f</span></div><p>\u200b</p><li>\u2009<b>\t</b>\r\n</li>",
 ] + PROMO_HTML)
 def test_drop_empty_blocks_as_before(html):
     plain, fast = parse_html(html), parse_html(html)

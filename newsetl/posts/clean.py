@@ -349,53 +349,59 @@ class _Cleaner:
             if element in code:
                 element.attrib.clear()
                 continue
-            if element.tag == EMBED_TAG:
+            tag = element.tag
+            if tag == EMBED_TAG:
                 src = element.get("src")
                 element.attrib.clear()
                 element.tag, element.text = "a", src
                 element.set("href", src)
                 continue
-            if element.text:
-                text = SPACE_RE.sub(" ", element.text)
-                element.text = text.lstrip() if element.tag in BLOCK_TAGS else text
-            if element.tail:
-                element.tail = SPACE_RE.sub(" ", element.tail)
+            text, tail = element.text, element.tail  # each read decodes from the tree: read once, write if changed
+            if text:
+                tidy = SPACE_RE.sub(" ", text)
+                tidy = tidy.lstrip() if tag in BLOCK_TAGS else tidy
+                if tidy != text:
+                    element.text = tidy
+            if tail:
+                tidy = SPACE_RE.sub(" ", tail)
+                if tidy != tail:
+                    element.tail = tidy
             if element is root:
                 continue
-            if element.tag == "img":
+            if tag == "img":
                 url = self._image_url(element)
                 element.attrib.clear()
                 if url:
                     element.set("src", url)
                 continue
-            if element.tag == "a" and element.get("href"):
-                element.set("href", resolve_url(element.get("href"), self.post.link_base))
-            keep = KEEP_ATTRS.get(element.tag, ())
-            for name in [n for n in element.attrib if n not in keep]:
-                del element.attrib[name]
-            if element.tag in UNWRAP_TAGS:
+            names = element.keys()
+            if names:
+                if tag == "a" and element.get("href"):
+                    element.set("href", resolve_url(element.get("href"), self.post.link_base))
+                keep = KEEP_ATTRS.get(tag, ())
+                for name in names:
+                    if name not in keep:
+                        del element.attrib[name]
+            if tag in UNWRAP_TAGS:
                 element.drop_tag()
         _drop_empty_blocks(root)
         root.attrib.clear()
         return sanitize_html(lxml.html.tostring(root, encoding="unicode").strip())  # the allow-list: sanitize.py
 
 
-def _drop_empty_blocks(root: etree._Element) -> None:
-    """Drop the block elements (not `root`) with neither text nor an image anywhere inside.
+# Block elements (below the root) with neither text nor an image anywhere inside, found in one XPath pass:
+# "no text" is `text_content().strip() == ""`, i.e. nothing left once every character Python counts as
+# whitespace is removed (those XML text can hold). Dropping an empty element keeps its tail in the same parent,
+# so no other element's content changes: deciding them all at once decides what one at a time did.
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x0b\x0c\x1c\x1d\x1e\x1f")
+_EMPTY_BLOCKS = etree.XPath(f"descendant::*[{' or '.join(f'self::{t}' for t in sorted(BLOCK_TAGS))}]"
+                            f"[not(descendant::img)][translate(., '{_WHITESPACE}', '') = '']")
 
-    One pass, innermost first: an element has content when it is an image, has text of its own, or a child
-    has content or text after it (its tail), which `filled` carries up to the parent. Dropping an empty
-    element keeps its tail in the same parent, so no parent's content changes on the way up.
-    """
-    filled: set = set()
-    for element in reversed(list(root.iter())):
-        parent = element.getparent()
-        if parent is None:
-            continue
-        full = element in filled or element.tag == "img" or bool(element.text and element.text.strip())
-        if full or (element.tail and element.tail.strip()):
-            filled.add(parent)
-        if not full and element.tag in BLOCK_TAGS:
+
+def _drop_empty_blocks(root: etree._Element) -> None:
+    """Drop the block elements (not `root`) with neither text nor an image anywhere inside."""
+    for element in reversed(_EMPTY_BLOCKS(root)):  # innermost first
+        if element.getparent() is not None:
             element.drop_tree()
 
 
