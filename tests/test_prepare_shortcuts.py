@@ -162,29 +162,3 @@ def test_drop_empty_blocks_as_before(html):
     _drop_empty_blocks(fast)
     assert lxml.html.tostring(fast) == lxml.html.tostring(plain)
 
-
-SELECTOR_HTML = PROMO_HTML + [
-    '<div hidden><p style="display:none">x</p><script>s</script></div><figure><img src="a.png">'
-    '<figcaption>图</figcaption></figure><p class="img-desc other">说明</p><span class="img_descr">s</span>',
-    '<section style="text-align: center"><p>居中</p><p align="center">也居中</p></section>'
-    '<p style="text-align:center">c</p><div style="text-align:center"><p>d</p><div><p>e</p></div></div>',
-    '<font cms-style="font-L strong-Bold">粗</font><b>b</b><strong>s</strong><p cms-style="font-M">m</p>'
-    '<div id="videoList_1">v</div><div class="video-2017">v</div><span id="quote_a">q</span>',
-]
-
-
-def test_one_pass_selectors_find_what_the_selectors_find():
-    from newsetl.posts.selectors import one_pass, one_pass_expression
-
-    bodies = SELECTOR_HTML + [p.read_text(encoding="utf-8").split("---", 2)[2] for p in sorted(POSTS.rglob("*.md"))]
-    selectors = [s for c in COMPILED for s in (c.remove, c.promo_blocks, c.decoration_images, c.captions,
-                                                c.caption_candidates, c.bold) if s is not None]
-    assert one_pass_expression(RULES.compiled(()).bold.path) == "descendant-or-self::*[self::b or self::strong]"
-    found = 0
-    for body in bodies:
-        root = parse_html(body)
-        for selector in selectors:
-            expected = selector(root)
-            assert one_pass(selector)(root) == expected, (selector.css, body[:80])
-            found += len(expected)
-    assert found > 100

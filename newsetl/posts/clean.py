@@ -19,7 +19,6 @@ from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
 from newsetl.posts import captions, literals, notes, promo
 from newsetl.posts.sanitize import sanitize_html
-from newsetl.posts.selectors import one_pass
 from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html, reason
 from newsetl.posts.tables import cleaned_batch
 
@@ -309,22 +308,21 @@ class _Cleaner:
                 frame.set("src", src)
         promo_images: list[str | None] = []
         if rules.promo_blocks is not None:
-            for block in one_pass(rules.promo_blocks)(root):
+            for block in rules.promo_blocks(root):
                 promo_images.extend(self._image_url(img) for img in block.iter("img"))
                 if block.getparent() is not None:
                     block.drop_tree()
         if rules.remove is not None:
-            for element in one_pass(rules.remove)(root):
+            for element in rules.remove(root):
                 if element.getparent() is not None:
                     element.drop_tree()
         for block in promo.promo_blocks(root, rules.promo_shape):  # QR codes near a call to action
             promo_images.extend(self._image_url(img) for img in block.iter("img"))
             block.drop_tree()
-        self._decorations = set(one_pass(rules.decoration_images)(root)) \
-            if rules.decoration_images is not None else set()
-        self._captions = set(one_pass(rules.captions)(root)) if rules.captions is not None else set()
+        self._decorations = set(rules.decoration_images(root)) if rules.decoration_images is not None else set()
+        self._captions = set(rules.captions(root)) if rules.captions is not None else set()
         if rules.caption_candidates is not None:
-            self._candidates = set(one_pass(rules.caption_candidates)(root)) - self._captions
+            self._candidates = set(rules.caption_candidates(root)) - self._captions
             self._captions |= self._candidates
         parts: list[str] = []
         if root.text:
@@ -341,7 +339,7 @@ class _Cleaner:
             if element.getparent() is not None:
                 element.drop_tree()
         if self.rules.bold is not None:
-            for element in one_pass(self.rules.bold)(root):
+            for element in self.rules.bold(root):
                 element.tag = "strong"
                 element.attrib.clear()
         code = {e for pre in root.iter("pre") for e in pre.iter()}  # code keeps its line breaks
