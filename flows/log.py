@@ -11,11 +11,14 @@ import logging
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 
+from newsetl.runtime.timeline import mark
+
 PHASE = "newsetl_phase"
 
 
 def phase(message: str, *args: object) -> None:
     """Log `message % args` at INFO to the current Prefect run (or the `newsetl` logger outside a run)."""
+    mark(message.split(":", 1)[0])
     try:
         logger: logging.Logger | logging.LoggerAdapter = get_run_logger()
     except MissingContextError:

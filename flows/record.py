@@ -13,12 +13,14 @@ from prefect.context import get_run_context
 from prefect.states import Completed, State
 
 from newsetl.runs import RunSummary, counts_line
+from newsetl.runtime.timeline import mark
 from newsetl.tasks.record import record_task
 from newsetl.warehouse.runs import abort_abandoned_runs, start_run
 
 
 def begin_run(sources: list[str] | None = None) -> RunSummary:
     """A RunSummary for a run starting now, tied to the current Prefect flow run (if any)."""
+    mark("flow started")
     return RunSummary.begin(sources, flow_run_id=_current_flow_run_id())
 
 
@@ -49,6 +51,7 @@ def recorded_run(con: duckdb.DuckDBPyConnection, summary: RunSummary,
         record_task(con, summary)
         raise
     record_task(con, summary)
+    mark("run recorded")
 
 
 def run_state(summary: dict) -> dict | State:

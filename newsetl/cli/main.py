@@ -7,6 +7,7 @@ Expected errors print one line. Settings: command-line flag > NEWSETL_* environm
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 import importlib
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import newsetl.runtime.quick_exit as quick_exit  # first: its exit handler must run last
+from newsetl.runtime.timeline import mark
 from newsetl.config import Config, load_config
 from newsetl.errors import NewsetlError, UsageError
 from newsetl.runs import counts_line
@@ -211,8 +214,13 @@ FLOW_MODULES = {"ingest": "newsetl.flows.ingest", "backfill": "newsetl.flows.bac
                 "reprocess": "newsetl.flows.backfill", "images": "newsetl.flows.images"}
 
 
+# What Prefect imports when a flow run starts (fastapi: ~0.2 s): imported while the API boots instead.
+FLOW_RUN_MODULES = ("prefect.flow_engine", "prefect.task_engine", "fastapi")
+
+
 def _private_api_ready(flow_module: str) -> None:
-    """Start a private Prefect API unless one is configured, import `flow_module` meanwhile, wait for it.
+    """Start a private Prefect API unless one is configured, import `flow_module` (and what a flow run will
+    import) meanwhile, wait for it.
 
     The server boots on the other core while this process imports Prefect and the flows, and it dies with
     this process however it ends (newsetl/runtime/prefect_server.py).
@@ -220,17 +228,51 @@ def _private_api_ready(flow_module: str) -> None:
     from newsetl.runtime.prefect_server import start_private_api, wait_for_private_api
 
     start_private_api()
-    importlib.import_module(flow_module)
+    mark("api server started")
+    for module in (flow_module, *FLOW_RUN_MODULES):
+        importlib.import_module(module)
+    mark("flow module imported")
     wait_for_private_api()
+    mark("api ready")
+
+
+def flow_settings(command: str) -> AbstractContextManager:
+    """Prefect settings for the command's flow runs: on the private API, no flow-run heartbeats.
+
+    Heartbeats let a server mark a flow run crashed when its process dies; the private API dies with the
+    process, so nothing would read them, and Prefect joins its heartbeat thread at the end of every flow
+    run, which sleeps in 1 s steps: up to 1 s added to each command. A configured API keeps them.
+    """
+    if command not in FLOW_MODULES:
+        return nullcontext()
+    from newsetl.runtime.prefect_server import is_private_api
+
+    if not is_private_api():
+        return nullcontext()
+    import prefect.settings
+
+    return prefect.settings.temporary_settings(updates={prefect.settings.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 _COMMAND_STARTED = time.perf_counter()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (0 completed, 3 partial, 1 failed, 2 usage or config)."""
+    """Run one command; returns its exit code (0 completed, 3 partial, 1 failed, 2 usage or config).
+
+    Without `argv` (the `newsetl` program) the process ends right after its exit handlers, without the
+    interpreter's tear-down (newsetl/runtime/quick_exit.py).
+    """
+    code = _command(argv)
+    if argv is None:
+        quick_exit.exit_with(code)
+    return code
+
+
+def _command(argv: list[str] | None) -> int:
     global _COMMAND_STARTED
     _COMMAND_STARTED = time.perf_counter()  # the wall time a summary reports includes Prefect's start-up
+    mark("cli imported")
     argv = sys.argv[1:] if argv is None else list(argv)
     set_log_format(format_from_argv(argv))
     try:
@@ -245,13 +287,17 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, environ=os.environ)  # flag > NEWSETL_* environment > file > default
         if args.warehouse is not None:
             config.warehouse = args.warehouse.resolve()
+        mark("config loaded")
         if args.command in FLOW_MODULES:
             _private_api_ready(FLOW_MODULES[args.command])
         if args.command in FLOW_MODULES or args.command == "serve":  # commands that run flows
             quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
             if is_json():
                 json_terminal_logs()
-        return args.handler(args, config)
+        with flow_settings(args.command):
+            code = args.handler(args, config)
+        mark("command done")
+        return code
     except NewsetlError as exc:
         return error(str(exc), exc.exit_code)
     except KeyboardInterrupt:

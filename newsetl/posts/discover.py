@@ -9,12 +9,15 @@ read: a no-op rerun over 20k posts stats them and reads none (`--rehash` / `reha
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import stat
 import time
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
-from pathlib import Path
+from fnmatch import fnmatch, translate as fnmatch_translate
+from pathlib import Path, PurePosixPath
 from typing import Iterator, NamedTuple
 
 from newsetl.config import HexoDirSource
@@ -56,13 +59,154 @@ def iter_post_files(root: Path, globs: list[str], exclude: list[str]) -> list[Pa
 
     Symlinks and special files are listed too: `newsetl.posts.links.screen` decides what may be read.
     """
-    found: set[Path] = set()
+    return [root / rel if rel else root for rel in _matching(root, globs, exclude)]
+
+
+def _matching(root: Path, globs: list[str], exclude: list[str]) -> list[str]:
+    """The paths `iter_post_files` lists, relative to `root` as POSIX strings ('' for `root` itself), sorted as
+    pathlib sorts paths (component by component)."""
+    found: set[str] = set()
     for pattern in globs:
-        found.update(root.glob(pattern))
-    files = sorted(found)
+        found.update(posix_glob(root, pattern))
+    files = sorted(found, key=lambda rel: rel.split("/"))
     if exclude:
-        files = [p for p in files if not any(fnmatch(p.relative_to(root).as_posix(), x) for x in exclude)]
+        files = [rel for rel in files if not any(fnmatch(rel or ".", x) for x in exclude)]
     return files
+
+
+# ---------------------------------------------------------------------------------------------- listing
+# `posix_glob` is Python 3.11's `Path.glob` (pathlib's selectors, line by line) on strings and os.scandir:
+# the same matches, symlink rules and error handling, without a Path object per directory entry (listing
+# 20k posts took 0.5-1.1 s with pathlib, mostly building and sorting Path objects).
+_IGNORED_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def posix_glob(root: Path, pattern: str) -> Iterator[str]:
+    """What `root.glob(pattern)` yields, as paths relative to `root` ('' for `root` itself), on POSIX."""
+    parts = PurePosixPath(pattern).parts if pattern else ()
+    if os.name != "posix" or not parts or parts[0].startswith("/") or any("**" in p and p != "**" for p in parts):
+        for path in root.glob(pattern):  # other platforms, and the patterns pathlib refuses (same errors)
+            yield path.relative_to(root).as_posix() if path != root else ""
+        return
+    if pattern.endswith("/"):
+        parts += ("",)
+    base = str(root)
+    if not _is_dir(base):
+        return
+    yield from _Selector(base, parts).select("")
+
+
+def _ignored(exc: OSError) -> bool:
+    return getattr(exc, "errno", None) in _IGNORED_ERRNOS
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as exc:
+        if not _ignored(exc):
+            raise
+        return False
+    except ValueError:
+        return False
+
+
+def _exists(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if not _ignored(exc):
+            raise
+        return False
+    except ValueError:
+        return False
+    return True
+
+
+def _child(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+class _Selector:
+    """pathlib's selector chain for one pattern: each `select_*` is the `_select_from` of pathlib's class."""
+
+    def __init__(self, base: str, parts: tuple[str, ...]) -> None:
+        self.base = base
+        self.parts = parts
+        self.matchers = [re.compile(fnmatch_translate(p)).fullmatch if _is_wildcard(p) else None for p in parts]
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.base, rel) if rel else self.base
+
+    def select(self, rel: str, at: int = 0) -> Iterator[str]:
+        if at == len(self.parts) or not self.parts[at]:
+            yield rel  # _TerminatingSelector
+        elif self.parts[at] == "**":
+            yield from self.select_recursive(rel, at)
+        elif self.matchers[at] is not None:
+            yield from self.select_wildcard(rel, at)
+        else:
+            yield from self.select_precise(rel, at)
+
+    def select_precise(self, rel: str, at: int) -> Iterator[str]:
+        try:
+            child = _child(rel, self.parts[at])
+            dironly = at + 1 < len(self.parts)
+            if (_is_dir if dironly else _exists)(self.path(child)):
+                yield from self.select(child, at + 1)
+        except PermissionError:
+            return
+
+    def select_wildcard(self, rel: str, at: int) -> Iterator[str]:
+        match, dironly = self.matchers[at], at + 1 < len(self.parts)
+        try:
+            with os.scandir(self.path(rel)) as entries_it:
+                entries = list(entries_it)
+            for entry in entries:
+                if dironly:
+                    try:
+                        if not entry.is_dir():
+                            continue
+                    except OSError as exc:
+                        if not _ignored(exc):
+                            raise
+                        continue
+                if match(entry.name):
+                    yield from self.select(_child(rel, entry.name), at + 1)
+        except PermissionError:
+            return
+
+    def directories(self, rel: str) -> Iterator[str]:
+        yield rel
+        try:
+            with os.scandir(self.path(rel)) as entries_it:
+                entries = list(entries_it)
+            for entry in entries:
+                is_dir = False
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)  # `**` never enters a symlinked folder
+                except OSError as exc:
+                    if not _ignored(exc):
+                        raise
+                if is_dir:
+                    yield from self.directories(_child(rel, entry.name))
+        except PermissionError:
+            return
+
+    def select_recursive(self, rel: str, at: int) -> Iterator[str]:
+        try:
+            yielded: set[str] = set()
+            for start in self.directories(rel):
+                for found in self.select(start, at + 1):
+                    if found not in yielded:
+                        yield found
+                        yielded.add(found)
+        except PermissionError:
+            return
+
+
+def _is_wildcard(part: str) -> bool:
+    return "*" in part or "?" in part or "[" in part
 
 
 def file_digest(data: bytes, salt: str = "") -> str:
@@ -79,11 +223,13 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         if not root.is_dir():
             out.rejects.append(Reject(source.name, str(root), "discover", f"folder not found: {root}"))
             continue
-        screened = screen(iter_post_files(root, source.globs, source.exclude), root, source.follow_symlinks)
+        rels = _matching(root, source.globs, source.exclude)
+        locators = {root / rel if rel else root: rel or "." for rel in rels}  # path -> its locator
+        screened = screen(list(locators), root, source.follow_symlinks)
         for path, real in screened.files:
-            out.files.append(PostFile(source.name, path.relative_to(root).as_posix(), real))
+            out.files.append(PostFile(source.name, locators[path], real))
         for path, why in screened.refused:
-            out.rejects.append(Reject(source.name, path.relative_to(root).as_posix(), "read", why))
+            out.rejects.append(Reject(source.name, locators[path], "read", why))
     return out
 
 

@@ -7,7 +7,6 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
-import rjieba
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
@@ -21,6 +20,14 @@ MIN_LATIN_LETTERS = 4
 def normalize(text: str) -> str:
     """Lower-cased NFKC text with whitespace and punctuation removed (the input of near-duplicate shingles)."""
     return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+def _jieba():
+    """rjieba, imported when text is first segmented: its import loads the dictionary (~0.3 s), which every
+    command importing the flows paid at start-up, a no-op run too."""
+    import rjieba
+
+    return rjieba
 
 
 @lru_cache(maxsize=1)
@@ -80,16 +87,16 @@ def _clean(tokens: list[str]) -> list[str]:
 
 def search_terms(text: str) -> list[str]:
     """Fine-grained terms for the full-text index (words plus their sub-words, e.g. 新能源 and 能源)."""
-    return _clean(rjieba.cut_for_search(unicodedata.normalize("NFKC", text)))
+    return _clean(_jieba().cut_for_search(unicodedata.normalize("NFKC", text)))
 
 
 def query_terms(text: str) -> list[str]:
     """Terms of a search query: precise segmentation, each term once, in order."""
-    return list(dict.fromkeys(_clean(rjieba.cut(unicodedata.normalize("NFKC", text)))))
+    return list(dict.fromkeys(_clean(_jieba().cut(unicodedata.normalize("NFKC", text)))))
 
 
 def keyword_terms(text: str) -> list[str]:
     """Keyword candidates: precise words of two or more characters with a letter, minus stop words (Chinese and
     English) and latin fragments: a latin term must be a whole word of four or more letters."""
-    terms = map(_keyword_token, rjieba.cut(unicodedata.normalize("NFKC", text)))
+    terms = map(_keyword_token, _jieba().cut(unicodedata.normalize("NFKC", text)))
     return [t for t in terms if t is not None]

@@ -35,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from newsetl.errors import NewsetlError
+from newsetl.runtime.timeline import mark
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 WATCHDOG_SECONDS = 0.5
@@ -127,12 +128,14 @@ class PrivateApi:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
+        mark("api stop")
         process.terminate()
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        mark("api stopped")
 
     def _stderr_tail(self) -> str:
         self._log.seek(0)

@@ -1,0 +1,33 @@
+"""A command's start-up timeline: wall-clock stamps of its phases, for benchmarks (bench/startup_bench.py).
+
+With `NEWSETL_TIMELINE` set to a file name, `mark(name)` records (name, time.time()) and the stamps are
+appended to that file as one JSON line when the process exits (after every other exit handler, so the
+private API's stop is in it). Without it, `mark` does nothing. Wall-clock seconds, so a parent process can
+place them against its own start and the child's exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import time
+
+_stamps: list[tuple[str, float]] = []
+_path = os.environ.get("NEWSETL_TIMELINE")
+
+
+def mark(name: str) -> None:
+    """Record that the phase `name` ended now (only when NEWSETL_TIMELINE is set)."""
+    if _path:
+        _stamps.append((name, time.time()))
+
+
+def _write() -> None:
+    mark("exit handlers done")
+    with open(_path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"pid": os.getpid(), "stamps": _stamps}) + "\n")
+
+
+if _path:
+    atexit.register(_write)  # registered first, so it runs last
