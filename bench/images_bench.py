@@ -289,6 +289,26 @@ def main() -> int:
         contenders.append(("images step, verify on threads", run_step, 0))
     rounds: list[dict] = []   # one per contender run: name, result, plain before, plain after
     plains: list[dict] = []
+
+    def rate(r: dict) -> float:
+        return r["ok"] / r["seconds"]
+
+    def show(run: dict) -> None:
+        r = run["result"]
+        run["ratio"] = rate(r) / ((rate(run["before"]) + rate(run["after"])) / 2)
+        print(f"{run['round']:>5} {run['name']:36} {r['ok']:>6} {r['seconds']:>8.2f} {rate(r):>9.0f} "
+              f"{rate(run['before']):>9.0f}/{rate(run['after']):<9.0f} {run['ratio']:>8.0%} {r['peak_mb']:>8.0f} "
+              f"{r['cpu'] * 1000 / max(1, r['ok']):>13.2f} {r.get('children_cpu', 0) * 1000 / max(1, r['ok']):>10.2f} "
+              f"{run['load']:>5.1f}")
+        if r.get("errors"):
+            print(f"      first errors: {r['errors']}")
+        if "rerun_seconds" in r:
+            print(f"      rerun (nothing to fetch): {r['rerun_seconds']:.2f} s, {r['rerun_reused']} reused, "
+                  f"{r['linked']} article_images linked; reasons: {r['reasons'] or 'none'}")
+        sys.stdout.flush()
+
+    print(f"{'round':>5} {'contender':36} {'ok':>6} {'seconds':>8} {'images/s':>9} {'plain before/after':>19} "
+          f"{'vs plain':>8} {'peak MB':>8} {'CPU ms/image':>13} {'+verifiers':>10} {'load':>5}", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="newsetl-images-bench-") as work:
             plains.append(in_child(run_plain, urls, 100))
@@ -301,28 +321,11 @@ def main() -> int:
                     plains.append(in_child(run_plain, urls, 100))
                     rounds.append({"name": name, "result": result, "before": plains[-2], "after": plains[-1],
                                    "round": round_ + 1, "load": os.getloadavg()[0]})
+                    show(rounds[-1])
     finally:
         server.terminate()
         server.join(10)
 
-    def rate(r: dict) -> float:
-        return r["ok"] / r["seconds"]
-
-    print(f"{'round':>5} {'contender':36} {'ok':>6} {'seconds':>8} {'images/s':>9} {'plain before/after':>19} "
-          f"{'vs plain':>8} {'peak MB':>8} {'CPU ms/image':>13} {'+verifiers':>10} {'load':>5}")
-    for run in rounds:
-        r = run["result"]
-        plain = (rate(run["before"]) + rate(run["after"])) / 2
-        run["ratio"] = rate(r) / plain
-        print(f"{run['round']:>5} {run['name']:36} {r['ok']:>6} {r['seconds']:>8.2f} {rate(r):>9.0f} "
-              f"{rate(run['before']):>9.0f}/{rate(run['after']):<9.0f} {run['ratio']:>8.0%} {r['peak_mb']:>8.0f} "
-              f"{r['cpu'] * 1000 / max(1, r['ok']):>13.2f} {r.get('children_cpu', 0) * 1000 / max(1, r['ok']):>10.2f} "
-              f"{run['load']:>5.1f}")
-        if r.get("errors"):
-            print(f"      first errors: {r['errors']}")
-        if "rerun_seconds" in r:
-            print(f"      rerun (nothing to fetch): {r['rerun_seconds']:.2f} s, {r['rerun_reused']} reused, "
-                  f"{r['linked']} article_images linked; reasons: {r['reasons'] or 'none'}")
     best_plain = max(plains, key=rate)
     print(f"{plain_name}: {len(plains)} runs, {min(map(rate, plains)):.0f}-{rate(best_plain):.0f} images/s, "
           f"CPU {best_plain['cpu'] * 1000 / max(1, best_plain['ok']):.2f} ms/image, peak {best_plain['peak_mb']:.0f} MB")

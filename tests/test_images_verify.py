@@ -60,9 +60,25 @@ def run_step(tmp_path, server, pics, processes: int):
     return summary, rows, thumbs, files
 
 
-def test_verifier_processes_decide_and_store_exactly_as_threads(tmp_path, server, pics):
+def test_verifier_processes_decide_and_store_exactly_as_threads(tmp_path, server, pics, monkeypatch):
     threads = run_step(tmp_path, server, pics, processes=0)
+    start, keep_in_pool, kept = VerifyPool.start, VerifyPool.keep, []
+
+    async def start_and_wait(pool: VerifyPool) -> None:  # no body goes to a thread while the verifier starts
+        await start(pool)
+        for _ in range(500):
+            if pool.ready:
+                return
+            await asyncio.sleep(0.02)
+
+    async def counted(pool: VerifyPool, data: bytes, key: int) -> StoredImage:
+        kept.append(len(data))
+        return await keep_in_pool(pool, data, key)
+
+    monkeypatch.setattr(VerifyPool, "start", start_and_wait)
+    monkeypatch.setattr(VerifyPool, "keep", counted)
     processes = run_step(tmp_path, server, pics, processes=1)
+    assert len(kept) == len(bodies(pics))  # every body went through the verifier process
     assert processes[1:] == threads[1:]
     summary, rows, thumbs, files = processes
     by_name = {row[0]: row[1:4] for row in rows}
@@ -86,16 +102,26 @@ def test_pool_answers_like_keep_and_a_dead_verifier_fails_only_what_it_held(tmp_
         pool = VerifyPool(rules, tmp_path / "store", fsync=False, processes=1)
         await pool.start()
         try:
-            stored = await pool.keep(pics[PNG])
+            early = pool.route(pics[GIF]) if not pool.ready else "ready at once"
+            for _ in range(500):
+                if pool.ready:
+                    break
+                await asyncio.sleep(0.02)
+            assert pool.ready
+            assert early is None and pool.route(pics[GIF]) is None  # routed to threads while starting: stays
+            png, jpeg = pool.route(pics[PNG]), pool.route(pics[JPEG])
+            assert png is not None and jpeg is not None
+            stored = await pool.keep(pics[PNG], png)
             assert isinstance(stored, StoredImage) and stored.new_file
-            assert stored == keep(pics[PNG], rules, ImageStore(tmp_path / "other")) and not \
-                (await pool.keep(pics[PNG])).new_file
+            assert stored == keep(pics[PNG], rules, ImageStore(tmp_path / "other"))
+            assert not (await pool.keep(pics[PNG], png)).new_file  # same bytes, same verifier: stored once
+            page = b"<html><body>no</body></html>"
             with pytest.raises(Rejected) as rejected:
-                await pool.keep(b"<html><body>no</body></html>")
+                await pool.keep(page, pool.route(page))
             assert (rejected.value.status, rejected.value.reason) == ("failed", "not_image")
             os.kill(pool._verifiers[0]._process.pid, signal.SIGKILL)
             with pytest.raises(VerifierGone) as gone:
-                await pool.keep(pics[JPEG])
+                await pool.keep(pics[JPEG], jpeg)
             assert gone.value.started and "image verifier process" in str(gone.value)
             assert not pool.alive
         finally:

@@ -269,9 +269,10 @@ class ImageFetcher:
         """`keep` the body: in a verifier process when the run has them, else on a thread."""
         pool = self._pool
         try:
-            if pool is not None and pool.alive:
+            key = pool.route(data) if pool is not None and pool.alive else None
+            if key is not None:
                 try:
-                    return await pool.keep(data)
+                    return await pool.keep(data, key)
                 except VerifierGone as gone:
                     if gone.started:  # it held this body when it died: fail it (a later run tries again)
                         raise _Final("failed", "internal", str(gone)) from None

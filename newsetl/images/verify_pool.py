@@ -9,7 +9,8 @@ How: each verifier is a plain `python -c` child (Pillow and hashlib only, see `n
 the flow process by a socket pair. The event loop writes `(job id, length, body)` frames and reads pickled
 answers (`StoredImage` or `Rejected`) on the same loop: no extra thread in the flow process. A body goes to
 the verifier picked by its length and first and last bytes, so identical bytes always meet the same verifier,
-whose store serialises writers of one file: "stored once" and `new_file` stay exact.
+whose store serialises writers of one file: "stored once" and `new_file` stay exact. Until the verifiers are
+ready, bodies are verified on threads instead of waiting (and so are later bodies with the same bytes).
 
 A verifier that dies fails the bodies it held (reason `internal`, retried on a later run); the fetcher verifies
 the rest on its threads. A verifier ends when its socket closes, so it cannot outlive the flow process.
@@ -66,6 +67,7 @@ class VerifyPool:
         self._setup = pickle.dumps((rules, str(store_root), fsync))
         self._count = max(1, processes)
         self._verifiers: list[_Verifier] = []
+        self._on_threads: set[int] = set()  # content keys verified on threads (see `route`)
 
     @property
     def alive(self) -> bool:
@@ -79,12 +81,27 @@ class VerifyPool:
             await verifier.start(self._setup)
             self._verifiers.append(verifier)
 
-    async def keep(self, data: bytes) -> StoredImage:
-        """Verify and store `data` in a verifier process. Raises `Rejected` or `VerifierGone`."""
-        verifiers = self._verifiers
-        pick = verifiers[hash((len(data), data[:64], data[-64:])) % len(verifiers)] if len(verifiers) > 1 \
-            else verifiers[0]
-        return await pick.call(data)
+    @property
+    def ready(self) -> bool:
+        """True once every verifier has started (imported Pillow and opened the store)."""
+        return bool(self._verifiers) and all(v.ready for v in self._verifiers)
+
+    def route(self, data: bytes) -> int | None:
+        """The key to `keep` `data` under, or None: verify it on a thread instead.
+
+        While the verifiers start (~0.2 s) bodies go to threads rather than wait, and later bodies with the same
+        key follow them there: identical bytes always meet one store, so `new_file` stays exact.
+        """
+        key = hash((len(data), data[:64], data[-64:]))
+        if not self.ready:
+            self._on_threads.add(key)
+            return None
+        return None if key in self._on_threads else key
+
+    async def keep(self, data: bytes, key: int) -> StoredImage:
+        """Verify and store `data` in the verifier process for `key` (`route`). Raises `Rejected` or
+        `VerifierGone`."""
+        return await self._verifiers[key % len(self._verifiers)].call(data)
 
     async def close(self) -> None:
         for verifier in self._verifiers:
