@@ -89,9 +89,13 @@ def index_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, posti
         return
     ids = pa.table({"article_id": article_ids})
     with staged(con, "reindexed", ids):
-        con.execute("DELETE FROM search_index_terms WHERE docid IN "
-                    "(SELECT docid FROM search_index_docs WHERE article_id IN (SELECT article_id FROM reindexed))")
-        con.execute("DELETE FROM search_index_docs WHERE article_id IN (SELECT article_id FROM reindexed)")
+        old = con.execute("SELECT docid FROM search_index_docs WHERE article_id IN "
+                          "(SELECT article_id FROM reindexed)").arrow()
+        old = old.read_all() if hasattr(old, "read_all") else old
+        if old.num_rows:  # documents indexed before (a first run has none: no scan of the postings)
+            with staged(con, "old_docids", old):
+                con.execute("DELETE FROM search_index_terms WHERE docid IN (SELECT docid FROM old_docids)")
+                con.execute("DELETE FROM search_index_docs WHERE docid IN (SELECT docid FROM old_docids)")
     first = con.execute("SELECT coalesce(max(docid) + 1, 0) FROM search_index_docs").fetchone()[0]
     docids = np.arange(first, first + len(article_ids), dtype=np.int64)
     docs = pa.table({"docid": docids, "article_id": article_ids, "len": pa.array(lengths, type=pa.int64())})

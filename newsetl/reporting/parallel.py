@@ -1,51 +1,85 @@
-"""Run a pure function over chunks on the flow's worker pool, a few chunks ahead, results in order."""
+"""Run a pure function over chunks on the flow's worker pool, results in order; this process helps when it would
+otherwise wait (the workers run at a lower priority, so on a busy machine they can fall far behind)."""
 
 from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator
 
 from newsetl.runtime.worker_pool import discard
 
-A = TypeVar("A")
-R = TypeVar("R")
-AHEAD = 3  # chunks submitted ahead of the one the caller is writing
+AHEAD = 3  # chunks on the workers at a time
+_END = object()
 
 
-def ordered_map(function: Callable[..., R], chunks: Iterable[A], pool: ProcessPoolExecutor | None,
-                *args: object) -> Iterator[tuple[A, R]]:
-    """(chunk, function(chunk, *args)) for each chunk, in order. `function` runs on `pool` when given (importable
-    by reference), else here; a broken pool (a worker died) is discarded and the rest is computed here, with
-    the same results. `chunks` is consumed lazily (AHEAD chunks ahead), so their data is read as needed."""
-    pending: deque[tuple[A, Future | None]] = deque()
-    for chunk in chunks:
-        if pool is None:
+class _Item:
+    __slots__ = ("chunk", "future", "result")
+
+    def __init__(self, chunk: Any, future: Future | None = None, result: Any = _END) -> None:
+        self.chunk, self.future, self.result = chunk, future, result
+
+
+def ordered_map(function: Callable[..., Any], chunks: Iterable[Any], pool: ProcessPoolExecutor | None,
+                *args: object) -> Iterator[tuple[Any, Any]]:
+    """(chunk, function(chunk, *args)) for each chunk, in order.
+
+    `function` (importable by reference) runs on `pool` when given, else here. While the oldest chunk is still
+    on a worker, this process computes the next chunk itself instead of waiting. A broken pool (a worker died)
+    is discarded and the rest is computed here; the results are the same either way. `chunks` is consumed
+    lazily, so their data is read as needed.
+    """
+    source = iter(chunks)
+    if pool is None:
+        for chunk in source:
             yield chunk, function(chunk, *args)
+        return
+    pending: deque[_Item] = deque()
+    exhausted = False
+    while True:
+        while pool is not None and not exhausted and sum(i.future is not None for i in pending) < AHEAD:
+            chunk = next(source, _END)
+            if chunk is _END:
+                exhausted = True
+                break
+            try:
+                pending.append(_Item(chunk, pool.submit(function, chunk, *args)))
+            except (BrokenProcessPool, RuntimeError):  # broken or shut down since the flow started it
+                discard(pool)
+                pool = None
+                pending.append(_Item(chunk))
+        if not pending:
+            chunk = _END if exhausted else next(source, _END)
+            if chunk is _END:
+                return
+            pending.append(_Item(chunk))
+        head = pending[0]
+        helped = sum(i.future is None for i in pending)
+        if head.future is not None and not head.future.done() and not exhausted and helped < AHEAD:
+            chunk = next(source, _END)  # the workers are busy: take the next chunk here
+            if chunk is _END:
+                exhausted = True
+            else:
+                pending.append(_Item(chunk, None, function(chunk, *args)))
             continue
+        item = pending.popleft()
+        yield item.chunk, _result(item, function, args, pool)
+
+
+def _result(item: _Item, function: Callable[..., Any], args: tuple, pool: ProcessPoolExecutor | None) -> Any:
+    if item.result is not _END:
+        return item.result
+    if item.future is not None:
         try:
-            pending.append((chunk, pool.submit(function, chunk, *args)))
-        except (BrokenProcessPool, RuntimeError):  # broken or shut down since the flow started it
-            discard(pool)
-            pool = None
-            pending.append((chunk, None))
-        while len(pending) > AHEAD:
-            yield _done(function, args, *pending.popleft())
-    while pending:
-        yield _done(function, args, *pending.popleft())
+            return item.future.result()
+        except BrokenProcessPool:  # a worker died: the next call starts a fresh pool
+            if pool is not None:
+                discard(pool)
+    return function(item.chunk, *args)
 
 
-def _done(function: Callable[..., R], args: tuple, chunk: A, future: Future | None) -> tuple[A, R]:
-    if future is not None:
-        try:
-            return chunk, future.result()
-        except BrokenProcessPool:
-            pass
-    return chunk, function(chunk, *args)
-
-
-def call(function: Callable[..., R], pool: ProcessPoolExecutor | None, *args: object) -> R:
+def call(function: Callable[..., Any], pool: ProcessPoolExecutor | None, *args: object) -> Any:
     """function(*args) on `pool` when given (for instance to keep a slow import out of the flow process)."""
     if pool is not None:
         try:
