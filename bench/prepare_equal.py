@@ -2,8 +2,9 @@
 
 Runs the worker step of two checkouts, each in its own process (bench/tree.py), over the same folders of
 posts, and compares every batch: the article keys, the rejects, the skipped count and the Arrow IPC bytes of
-the articles, paragraphs and article_images tables. Articles that differ are named with their first
-differing column. Sources are named as `newsetl ingest PATH` names them (newsetl/posts/roots.py).
+each column of the articles, paragraphs and article_images tables. Articles that differ are named with their
+first differing column (`--no-rows`: only the columns, for big corpora). Sources are named as
+`newsetl ingest PATH` names them (newsetl/posts/roots.py).
 
     git worktree add /tmp/wt-base 46f8a9b
     .venv/bin/python bench/prepare_equal.py --old /tmp/wt-base tests/fixtures/posts /work/shared/corpus/posts
@@ -34,6 +35,11 @@ def _ipc(table) -> bytes:  # noqa: ANN001 - a pyarrow Table
     return sink.getvalue().to_pybytes()
 
 
+def _column_digests(table) -> dict[str, str]:  # noqa: ANN001 - a pyarrow Table
+    """sha256 of the Arrow IPC bytes of each column (type and values, byte for byte), by column name."""
+    return {name: hashlib.sha256(_ipc(table.select([name]))).hexdigest() for name in table.column_names}
+
+
 def _rows(table, key: str = "article_id") -> dict[str, list]:  # noqa: ANN001
     out: dict[str, list] = {}
     for row in table.to_pylist():
@@ -41,7 +47,7 @@ def _rows(table, key: str = "article_id") -> dict[str, list]:  # noqa: ANN001
     return out
 
 
-def dump(tree: Path, paths: list[str], batch_size: int, out: Path) -> None:
+def dump(tree: Path, paths: list[str], batch_size: int, out: Path, rows: bool = True) -> None:
     """Prepare the posts under `paths` with the code of `tree`; pickle what each batch came to into `out`."""
     from tree import use_tree
 
@@ -74,9 +80,9 @@ def dump(tree: Path, paths: list[str], batch_size: int, out: Path) -> None:
             "keys": [tuple(k) for k in batch.items],
             "rejects": [repr(r) for r in batch.rejects],
             "skipped": batch.skipped,
-            "ipc": {name: hashlib.sha256(_ipc(getattr(tables, name))).hexdigest()
-                    for name in ("articles", "paragraphs", "images")},
-            "rows": {name: _rows(getattr(tables, name)) for name in ("articles", "paragraphs", "images")},
+            "ipc": {name: _column_digests(getattr(tables, name)) for name in ("articles", "paragraphs", "images")},
+            "rows": {name: _rows(getattr(tables, name)) for name in ("articles", "paragraphs", "images")}
+            if rows else None,
         })
     out.write_bytes(pickle.dumps({"posts": len(refs), "seconds": seconds, "batches": batches}))
 
@@ -89,14 +95,6 @@ def _first_difference(old: list, new: list) -> str:
             if a[column] != b.get(column):
                 return f"{column}: {str(a[column])[:120]!r} vs {str(b.get(column))[:120]!r}"
     return "same values, different order or types"
-
-
-def _added_columns(rows_a: dict, rows_b: dict) -> set[str]:
-    first_a = next((rows[0] for rows in rows_a.values() if rows), None)
-    first_b = next((rows[0] for rows in rows_b.values() if rows), None)
-    if first_a is None or first_b is None:
-        return set()
-    return set(first_b) - set(first_a)
 
 
 notes: set[str] = set()
@@ -114,16 +112,21 @@ def compare(old: dict, new: dict) -> list[str]:
                 diff = [x for x in a[field] if x not in b[field]][:3] if field != "skipped" else a[field]
                 problems.append(f"batch {number}: {field} differ (old only: {diff})")
         for name in ("articles", "paragraphs", "images"):
-            if a["ipc"][name] == b["ipc"][name]:
-                continue
-            rows_a, rows_b = a["rows"][name], b["rows"][name]
-            added = _added_columns(rows_a, rows_b)
+            added = set(b["ipc"][name]) - set(a["ipc"][name])
             if added:  # a column the old commit did not have: compare the columns both have, and say so
                 notes.add(f"{name}: columns only in new, not compared: {', '.join(sorted(added))}")
+            if set(a["ipc"][name]) - set(b["ipc"][name]):
+                problems.append(f"batch {number}: {name}: columns missing in new")
+            if all(a["ipc"][name][c] == b["ipc"][name][c] for c in a["ipc"][name] if c in b["ipc"][name]):
+                continue
+            if a["rows"] is None or b["rows"] is None:
+                bad = [c for c in a["ipc"][name] if c in b["ipc"][name] and a["ipc"][name][c] != b["ipc"][name][c]]
+                problems.append(f"batch {number}: {name}: columns differ: {', '.join(bad)} (run with rows to see)")
+                continue
+            rows_a, rows_b = a["rows"][name], b["rows"][name]
+            if added:
                 rows_b = {k: [{c: v for c, v in row.items() if c not in added} for row in rows]
                           for k, rows in rows_b.items()}
-                if rows_a == rows_b:
-                    continue
             bad = [k for k in rows_a.keys() | rows_b.keys() if rows_a.get(k) != rows_b.get(k)]
             if not bad:
                 problems.append(f"batch {number}: {name} IPC bytes differ, rows equal")
@@ -139,19 +142,21 @@ def main() -> int:
     parser.add_argument("--old", default="/tmp/wt-base", help="checkout of the reference commit")
     parser.add_argument("--new", default=str(ROOT), help="checkout under test")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--no-rows", action="store_true",
+                        help="compare column digests only (big corpora: rows of 20k articles do not fit)")
     parser.add_argument("--dump", help=argparse.SUPPRESS)  # internal: the tree a child process runs
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     paths = [str(Path(p).resolve()) for p in args.paths]
     if args.dump:
-        dump(Path(args.dump), paths, args.batch, Path(args.out))
+        dump(Path(args.dump), paths, args.batch, Path(args.out), rows=not args.no_rows)
         return 0
     with tempfile.TemporaryDirectory(prefix="prepare-equal-") as tmp:
         dumps = {}
         for label, tree in (("old", args.old), ("new", args.new)):
             out = Path(tmp) / f"{label}.pickle"
             subprocess.run([sys.executable, __file__, "--dump", tree, "--out", str(out), "--batch",
-                            str(args.batch), *paths], check=True,
+                            str(args.batch), *(["--no-rows"] if args.no_rows else []), *paths], check=True,
                            env={**os.environ, "PYTHONHASHSEED": "0"})  # str() of a YAML !!set: hash order
             dumps[label] = pickle.loads(out.read_bytes())
     old, new = dumps["old"], dumps["new"]
