@@ -29,6 +29,7 @@ from newsetl.posts.discover import file_digest
 from newsetl.posts.options import PostOptions
 from newsetl.posts.post_links import DeferredLinks
 from newsetl.flows.post_links import relink_step
+from newsetl.warehouse.article_links import linked_sources
 from newsetl.posts.sources import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
@@ -139,7 +140,7 @@ def _reprocess(con, config: Config, rules, options: dict[str, PostOptions], targ
     started = time.perf_counter()
     size = config.batch_size
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    deferred = DeferredLinks(options)  # posts using post_link: prepared at the end (newsetl/posts/post_links.py)
+    deferred = DeferredLinks(options, linked_sources(con))  # posts using post_link: prepared at the end
     prepare = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
     clean = submitter(clean_task, rules, limits)
     cleaned = chain(

@@ -27,7 +27,7 @@ from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, submitter, wait_all
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
-from newsetl.flows.post_links import relink_step
+from newsetl.flows.post_links import dependents_step, relink_step
 from newsetl.posts.post_links import DeferredLinks
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
@@ -36,6 +36,7 @@ from newsetl.tasks.posts import discover_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.posts.roots import sources_for_paths as path_sources
 from newsetl.runs import RunSummary
+from newsetl.warehouse.article_links import linked_sources
 from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.db import checkpoint, limit_memory, writer
 from newsetl.warehouse.runs import set_sources
@@ -112,7 +113,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    deferred = DeferredLinks(zones)  # posts using post_link: prepared at the end (newsetl/posts/post_links.py)
+    deferred = DeferredLinks(zones, linked_sources(con))  # posts using post_link: prepared at the end
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
     cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
@@ -125,8 +126,11 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     if changed.rejects:  # files that could not be read
         rejects.extend(changed.rejects)
         total.add(load_task(con, Batch([], changed.rejects), summary.run_id))
+    relinked, again = dependents_step(con, deferred, changed, config.encodings, rules, limits, summary.run_id,
+                                      rejects, config.batch_size)  # unchanged posts showing a changed title
+    total.add(again)
     summary.discovered = changed.discovered + len(listing.rejects)  # = new + updated + unchanged + rejected
-    summary.unchanged = changed.unchanged
+    summary.unchanged = changed.unchanged - relinked  # those rendered again count as what they became
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
     checkpoint(con)  # fold the run's write-ahead log into the warehouse file
