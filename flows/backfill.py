@@ -27,9 +27,7 @@ from newsetl.posts.limits import PostLimits
 from newsetl.flows.ingest import input_batches, load_batches
 from newsetl.posts.discover import file_digest
 from newsetl.posts.options import PostOptions
-from newsetl.posts.post_links import DeferredLinks
-from newsetl.flows.post_links import relink_step
-from newsetl.warehouse.article_links import linked_sources
+from newsetl.flows.post_links import deferred_links, relink_step
 from newsetl.posts.sources import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
@@ -140,7 +138,7 @@ def _reprocess(con, config: Config, rules, options: dict[str, PostOptions], targ
     started = time.perf_counter()
     size = config.batch_size
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    deferred = DeferredLinks(options, linked_sources(con))  # posts using post_link: prepared at the end
+    deferred = deferred_links(con, options)  # posts using post_link: prepared at the end (flows/post_links.py)
     prepare = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
     clean = submitter(clean_task, rules, limits)
     cleaned = chain(

@@ -27,8 +27,7 @@ from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, submitter, wait_all
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
-from newsetl.flows.post_links import dependents_step, relink_step
-from newsetl.posts.post_links import DeferredLinks
+from newsetl.flows.post_links import deferred_links, dependents_step, relink_step
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
 from newsetl.tasks.load import load_task
@@ -36,7 +35,6 @@ from newsetl.tasks.posts import discover_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.posts.roots import sources_for_paths as path_sources
 from newsetl.runs import RunSummary
-from newsetl.warehouse.article_links import linked_sources
 from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.db import checkpoint, limit_memory, writer
 from newsetl.warehouse.runs import set_sources
@@ -113,7 +111,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
     limits = PostLimits.of(config.limits)  # plain data for the workers
-    deferred = DeferredLinks(zones, linked_sources(con))  # posts using post_link: prepared at the end
+    deferred = deferred_links(con, zones)  # posts using post_link: prepared at the end (flows/post_links.py)
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
     cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),

@@ -14,9 +14,17 @@ from newsetl.posts.post_links import DeferredLinks
 from newsetl.rules import SiteRules
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import prepare_task, prepare_texts_task
-from newsetl.warehouse.article_links import drop_links, replace_links, source_links
+from newsetl.posts.options import PostOptions
+from newsetl.warehouse.article_links import (drop_links, linked_sources, replace_links, source_links,
+                                             store_hrefs)
 from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.link_targets import source_posts
+
+
+def deferred_links(con, options: dict[str, PostOptions]) -> DeferredLinks:
+    """What a run's `load_batches(on_batch=...)` hands its batches to: posts using post_link are kept for
+    `relink_step`, the hrefs of posts of sites without `url:` are stored, stored links are kept up to date."""
+    return DeferredLinks(options, linked_sources(con), lambda hrefs: store_hrefs(con, hrefs))
 
 
 def relink_step(con, deferred: DeferredLinks, rules: SiteRules, limits: PostLimits, run_id: str, rejects: list,
@@ -51,7 +59,7 @@ def dependents_step(con, deferred: DeferredLinks, changed: ChangedFiles, encodin
         return 0, LoadCounts()
     files = [f for f in changed.files if (f.source, f.locator) in stale]
     again = ChangedFiles(files, {}, changed.salts, max_bytes=changed.max_bytes)
-    follow = DeferredLinks(deferred.options, deferred.linked)
+    follow = DeferredLinks(deferred.options, deferred.linked, deferred.keep_hrefs)
     total = LoadCounts()
     refs = iter(again)
     while chunk := list(islice(refs, batch_size)):

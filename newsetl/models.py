@@ -70,6 +70,7 @@ class ParsedPost:
     media: list[tuple[str, str]] = field(default_factory=list)  # (role, url): feed enclosures and media images
     base_url: str | None = None          # where the body's relative URLs point from (xml:base, feed URL)
     repairs: list[str] = field(default_factory=list)  # what the feed reader had to repair (derived title, id)
+    site_href: str | None = None         # Hexo site without `url:`: root + permalink path (post_link's href)
 
     def __post_init__(self) -> None:
         if not self.article_id:
@@ -174,7 +175,7 @@ class Batch:
     (looking for futures to resolve), which for a batch of 1,000 articles costs seconds per task call.
     """
 
-    __slots__ = ("items", "rejects", "tables", "skipped", "deferred")
+    __slots__ = ("items", "rejects", "tables", "skipped", "deferred", "hrefs")
 
     def __init__(self, items: list | None = None, rejects: list[Reject] | None = None,
                  tables: object | None = None, skipped: int = 0) -> None:
@@ -183,6 +184,7 @@ class Batch:
         self.skipped = skipped  # posts Hexo would not publish (`published: false`): counted, not rejected
         self.tables = tables  # cleaned batches: Arrow tables built by the worker (newsetl.posts.tables.ArticleTables)
         self.deferred: list = []  # posts prepared again once their post_link targets are known (posts/link_targets.py)
+        self.hrefs: list[tuple[str, str, str]] = []  # (source, locator, ParsedPost.site_href) of its Hexo posts
 
     def __repr__(self) -> str:
         return f"Batch({len(self.items)} items, {len(self.rejects)} rejects)"

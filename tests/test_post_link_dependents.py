@@ -61,3 +61,30 @@ def test_a_changed_title_renders_the_unchanged_posts_that_link_to_it_again(tmp_p
     target.write_text(target.read_text(encoding="utf-8").replace("Hexo 4 Is Out", "Hexo 4"), encoding="utf-8")
     last = ingest(config)
     assert (last["new"], last["updated"], last["unchanged"]) == (0, 1, 5)
+
+
+def test_without_url_post_link_links_to_root_and_the_post_path(tmp_path) -> None:
+    """A site without `url:`: post_link's href is Hexo's url_for(post.path), the site's `root` + the path."""
+    sites = copy_sites(tmp_path)
+    site = sites / "hexojs-site"
+    config_file = site / "_config.yml"
+    text = config_file.read_text(encoding="utf-8")
+    assert "url: https://hexo.io\nroot: /\n" in text
+    config_file.write_text(text.replace("url: https://hexo.io\nroot: /\n", "root: /blog\n"), encoding="utf-8")
+    (site / "source" / "_posts" / LINKING).write_text(LINKS_POST, encoding="utf-8")
+    config = site_config(tmp_path, sites, names=["hexojs-site"])
+    config.batch_size = 2  # the targets come from the warehouse (article_paths), loaded in earlier batches
+    config.reporting.enabled = False
+    warehouse = tmp_path / "wh.duckdb"
+    assert ingest(config)["new"] == 6
+    assert rows(warehouse, "SELECT count(*) FROM articles WHERE url IS NOT NULL") == [(0,)]  # no public URLs
+    html, first = _shown(warehouse)
+    assert '<a href="/blog/news/2019/10/14/hexo-4-released/" title="Hexo 4.0.0 Released">' in html
+    assert ('<a href="/blog/news/2014/07/13/hexo-2-8-released/" title="Hexo 2.8 Released">the 2.8 notes</a>'
+            in html)
+    assert first == "Read Hexo 4.0.0 Released first, then the 2.8 notes."
+    assert rows(warehouse, "SELECT p.text FROM paragraphs p JOIN articles a USING (article_id) "
+                           f"WHERE a.locator = '{LINKING}' AND p.position = 1") == [
+        ("The newest: 41k at /blog/news/2019/10/14/hexo-4-released/.",)]  # post_path
+    assert rows(warehouse, "SELECT href FROM article_paths WHERE locator = ?", [TARGET]) == [
+        ("/blog/news/2019/10/14/hexo-4-released/",)]

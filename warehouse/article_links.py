@@ -1,5 +1,6 @@
 """`article_links`: the posts each Hexo article's post_link/post_path tags named, and what they showed
-(migration 014; newsetl/posts/post_links.py decides which articles to render again)."""
+(migration 014; newsetl/posts/post_links.py decides which articles to render again); `article_paths`: the
+hrefs those tags give posts of sites without `url:` (migration 015)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,18 @@ def _delete(con: duckdb.DuckDBPyConnection, keys: pa.Table) -> None:
     with staged(con, "link_keys", keys):
         con.execute("DELETE FROM article_links a USING link_keys k "
                     "WHERE a.source = k.source AND a.locator = k.locator")
+
+
+HREF_SCHEMA = pa.schema([("source", pa.string()), ("locator", pa.string()), ("href", pa.string())])
+
+
+def store_hrefs(con: duckdb.DuckDBPyConnection, hrefs: list[tuple[str, str, str]]) -> None:
+    """Insert or replace the root-relative hrefs (source, locator, href) of posts of sites without `url:`
+    (`article_paths`, migration 015)."""
+    if not hrefs:
+        return
+    rows = {(s, loc): href for s, loc, href in hrefs}
+    table = pa.Table.from_pylist([{"source": s, "locator": loc, "href": href} for (s, loc), href in rows.items()],
+                                 schema=HREF_SCHEMA)
+    with staged(con, "href_stage", table):
+        con.execute("INSERT OR REPLACE INTO article_paths BY NAME SELECT * FROM href_stage")

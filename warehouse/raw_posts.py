@@ -16,6 +16,8 @@ from newsetl.warehouse.schemas import RAW_POST_SCHEMA
 
 def _to_json(post: ParsedPost) -> str:
     data = asdict(post)
+    if data.get("site_href") is None:  # Hexo site posts only (never cached here): cached rows stay as before
+        data.pop("site_href", None)
     data["published_at"] = post.published_at.isoformat() if post.published_at else None
     return json.dumps(data, ensure_ascii=False)
 

@@ -237,6 +237,7 @@ def complete(post: ParsedPost, meta: dict, ref: InputRef, opts: PostOptions,
         path = post_path(ref.locator, post.published_at, meta, post.category_paths, post.lang, opts)
         if opts.site is not None:
             post.url = post.url or opts.site.public_url(path)
+            post.site_href = None if opts.site.url else opts.site.site_href(path)
     body = render_body(post.body_html, ref.locator, post.local, opts, path, meta)
     post.body_html, post.body_format, post.warnings = body.html, body.body_format, body.warnings
     post.post_links = body.post_links

@@ -39,6 +39,7 @@ class HexoSite:
     permalink: str = ":year/:month/:day/:title/"
     permalink_defaults: dict = field(default_factory=dict)
     url: str | None = None                      # e.g. https://hexo.io; None: no public URLs
+    url_root: str = "/"                         # `root`: where the site is served from (ends with '/')
     post_asset_folder: bool = False
     code_dir: str = "downloads/code"
 
@@ -59,6 +60,8 @@ class HexoSite:
         """Hash of every setting that changes a post's stored rows (its date or URL)."""
         keys = [self.timezone, self.new_post_name, self.permalink, self.permalink_defaults, self.url,
                 self.post_asset_folder, self.source_dir, self.code_dir]
+        if not self.url:  # posts' root-relative hrefs are stored (article_paths): `root` changes them
+            keys.append({"root": self.url_root})
         return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def zone(self) -> ZoneInfo | None:
@@ -129,6 +132,13 @@ class HexoSite:
             return None
         return f"{self.url.rstrip('/')}/{quote(path, safe=URL_SAFE)}"
 
+    def site_href(self, path: str | None) -> str | None:
+        """`root` + the post's path, percent-encoded: Hexo's `url_for(post.path)`, what post_link links to
+        (hexo/lib/plugins/tag/post_link.ts); used when the site has no `url:`."""
+        if path is None:
+            return None
+        return f"{self.url_root}{quote(path, safe=URL_SAFE)}"
+
 
 def slugize(text: str) -> str:
     """Hexo's slugize for category names in permalinks (separators become '-')."""
@@ -175,6 +185,7 @@ def load_site(config_path: Path) -> HexoSite:
         permalink=_text(data.get("permalink")) or ":year/:month/:day/:title/",
         permalink_defaults=defaults if isinstance(defaults, dict) else {},
         url=_text(data.get("url")),
+        url_root=(_text(data.get("root")) or "/").rstrip("/") + "/",  # as Hexo's load_config: one '/' at the end
         post_asset_folder=data.get("post_asset_folder") is True,
         code_dir=_text(data.get("code_dir")) or "downloads/code",
     )

@@ -33,10 +33,11 @@ def prepare_texts(raws: Batch, zones: dict[str, ZoneInfo | PostOptions], rules: 
                   limits: PostLimits = DEFAULT_LIMITS) -> Batch:
     """Parse and clean a Batch of RawPosts (decoded texts) into a batch ready to load."""
     parsed = parse_posts(raws, zones, limits)
+    hrefs = [(post.source, post.locator, post.site_href) for post in parsed.items if post.site_href is not None]
     deferred = defer_linked(raws, parsed, zones)
     del raws
     cleaned = clean_posts(parsed, rules, limits)
-    cleaned.deferred = deferred
+    cleaned.deferred, cleaned.hrefs = deferred, hrefs
     return cleaned
 
 
@@ -50,7 +51,8 @@ def defer_linked(raws: Batch, parsed: Batch, zones: dict[str, ZoneInfo | PostOpt
     for post in parsed.items:
         options = as_options(zones[post.source])
         if post.post_links and options.defer_links and options.links is None:
-            deferred.append(DeferredPost(texts[(post.source, post.locator)], post.post_links, post.title, post.url))
+            deferred.append(DeferredPost(texts[(post.source, post.locator)], post.post_links, post.title,
+                                         post.url or post.site_href))
         else:
             kept.append(post)
     parsed.items = kept

@@ -41,13 +41,15 @@ def post_slug(locator: str, options: PostOptions) -> str:
 class DeferredLinks:
     """Collects the deferred posts of a run's batches and prepares what is needed to finish them."""
 
-    def __init__(self, options: dict[str, PostOptions], linked: Iterable[str] = ()) -> None:
+    def __init__(self, options: dict[str, PostOptions], linked: Iterable[str] = (),
+                 keep_hrefs: Callable[[list[tuple[str, str, str]]], None] | None = None) -> None:
         self.options = {name: replace(o, defer_links=True, links=None) for name, o in options.items()}
         self.posts: list[DeferredPost] = []
         self.linked = frozenset(linked)  # sources with stored links (article_links) when the run began
         self.seen: set[Key] = set()  # posts of those sources prepared (or rejected) in this run
         self.unlinked: list[Key] = []  # ... and loaded without post_link: their stored links go
         self.names: dict[Key, list[str]] = {}  # after `finish`: what each deferred post names
+        self.keep_hrefs = keep_hrefs  # stores each batch's `Batch.hrefs` (posts of sites without `url:`)
 
     def __len__(self) -> int:
         return len(self.posts)
@@ -55,6 +57,8 @@ class DeferredLinks:
     def add(self, batch: Batch) -> None:
         """Keep a loaded batch's deferred posts (called for each batch before it is loaded)."""
         self.posts.extend(batch.deferred)
+        if batch.hrefs and self.keep_hrefs is not None:
+            self.keep_hrefs(batch.hrefs)
         if self.linked:
             self.seen.update((p.raw.ref.source, p.raw.ref.locator) for p in batch.deferred
                              if p.raw.ref.source in self.linked)
