@@ -12,7 +12,7 @@ its wall time is start-up, the flow's fixed Prefect calls, listing the files and
    of this tree's last rerun (`NEWSETL_TIMELINE` stamps: imports, API ready, flow start, phases, exit).
 
     .venv/bin/python bench/startup_bench.py --posts 20000 [--rounds 3] [--baseline REF] [--running-server]
-    .venv/bin/python bench/startup_bench.py --posts-dir DIR --warehouse FILE   # reuse a kept corpus
+    .venv/bin/python bench/startup_bench.py --posts-dir DIR --warehouse FILE [--first-wall S]  # a kept corpus
 
 Every process talks to 127.0.0.1 only.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,9 +60,12 @@ def ingest(tree: Path, posts: Path, warehouse: Path, api_url: str | None = None)
         env["PREFECT_API_URL"] = api_url
     command = [sys.executable, "-m", "newsetl.cli", "ingest", str(posts), "--no-images", "--warehouse",
                str(warehouse), "--log-format", "json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
     run = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     wall = time.time() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and the API server it waited for
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary, flow = {}, None
     for line in run.stderr.splitlines():
         try:
@@ -77,7 +81,7 @@ def ingest(tree: Path, posts: Path, warehouse: Path, api_url: str | None = None)
     stamps = []
     if stamps_file.exists():
         stamps = [(name, at - started) for name, at in json.loads(stamps_file.read_text().splitlines()[-1])["stamps"]]
-    return {"wall": wall, "flow": flow, "summary": summary, "stamps": stamps + [("process exited", wall)]}
+    return {"wall": wall, "cpu": cpu, "flow": flow, "summary": summary, "stamps": stamps + [("process exited", wall)]}
 
 
 def timeline(stamps: list[tuple[str, float]]) -> str:
@@ -98,6 +102,8 @@ def main() -> None:
     parser.add_argument("--posts-dir", type=Path, help="reuse these posts instead of generating")
     parser.add_argument("--warehouse", type=Path, help="with --posts-dir: a warehouse that already holds them "
                                                        "(copied; the first run is then not timed)")
+    parser.add_argument("--first-wall", type=float, help="with --warehouse: the first run's wall seconds, "
+                                                          "measured elsewhere (for the share)")
     parser.add_argument("--rounds", type=int, default=3, help="no-op reruns per variant, alternating (default 3)")
     parser.add_argument("--baseline", default=BASELINE, help=f"git ref to compare with (default {BASELINE})")
     parser.add_argument("--running-server", action="store_true",
@@ -113,6 +119,8 @@ def main() -> None:
         if args.posts_dir and args.warehouse:
             posts = args.posts_dir
             shutil.copy(args.warehouse, work / "first.duckdb")
+            if args.first_wall:
+                first = {"wall": args.first_wall}
         else:
             posts = args.posts_dir or work / "posts"
             if not args.posts_dir:
@@ -149,8 +157,12 @@ def main() -> None:
             share = f" = {100 * statistics.median(walls) / first['wall']:.1f} % of the first run's wall" if first else ""
             print(f"no-op rerun, {name}: wall median {statistics.median(walls):.2f} s{share} "
                   f"(runs {', '.join(f'{w:.2f}' for w in walls)}; run itself median "
-                  f"{statistics.median(r['flow'] or 0 for r in runs):.1f} s; unchanged {sorted(unchanged)})")
+                  f"{statistics.median(r['flow'] or 0 for r in runs):.1f} s; CPU of the command and its API server "
+                  f"median {statistics.median(r['cpu'] for r in runs):.2f} s; unchanged {sorted(unchanged)})")
         base, new = (statistics.median(r["wall"] for r in results[n]) for n in variants)
+        base_cpu, new_cpu = (statistics.median(r["cpu"] for r in results[n]) for n in variants)
+        print(f"no-op CPU seconds, this tree vs baseline: {new_cpu / base_cpu:.2f}x (less sensitive to the "
+              f"machine's load than the wall time)")
         print(f"no-op wall, this tree vs baseline {args.baseline}: {new / base:.2f}x "
               f"[target: no-op wall <= 10 % of the first run's; aim <= 3 s on 20k posts]")
         print("timeline of this tree's last no-op rerun (seconds from the shell's start):")

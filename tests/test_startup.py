@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -121,3 +122,48 @@ def test_no_flow_run_heartbeats_on_the_private_api_only(monkeypatch):
     assert heartbeat() is None
     assert heartbeat("query") == 180  # commands that run no flow: untouched
     assert prefect.settings.get_current_settings().flows.heartbeat_frequency == 180  # only inside the context
+
+
+def _aged(root: Path, seconds: float = 60) -> None:
+    """Give every folder under `root` an mtime `seconds` in the past (older than the racy window)."""
+    past = time.time() - seconds
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        os.utime(folder, (past, past))
+
+
+def test_a_listing_made_ahead_is_taken_only_while_its_folders_are_unchanged(tmp_path):
+    from newsetl.config import HexoDirSource
+    from newsetl.posts.discover import list_ahead, list_sources
+
+    root = tmp_path / "posts"
+    (root / "a" / "b").mkdir(parents=True)
+    for name in ("one.md", "a/two.md", "a/b/three.md"):
+        (root / name).write_text("x", encoding="utf-8")
+    source = HexoDirSource(name="s", path=root)
+
+    def listed() -> list[str]:
+        return [f.locator for f in list_sources([(source, root)]).files]
+
+    def add_unseen(name: str) -> None:  # a new file, its folder's mtime put back: only a listing ahead misses it
+        folder = (root / name).parent
+        before = os.stat(folder).st_mtime_ns
+        (root / name).write_text("x", encoding="utf-8")
+        os.utime(folder, ns=(before, before))
+
+    _aged(root)
+    list_ahead([(root, source.globs, source.exclude)])
+    list_ahead([(root, ["*/*.md"], [])])  # not listed ahead: `*/` follows symlinked folders
+    time.sleep(0.5)
+    add_unseen("a/b/four.md")
+    assert listed() == ["a/b/three.md", "a/two.md", "one.md"]  # the listing made ahead was taken
+    assert listed() == ["a/b/four.md", "a/b/three.md", "a/two.md", "one.md"]  # taken once; now listed afresh
+
+    list_ahead([(root, source.globs, source.exclude)])
+    time.sleep(0.5)
+    (root / "a" / "b" / "five.md").write_text("x", encoding="utf-8")  # its folder's mtime changes
+    assert "a/b/five.md" in listed()
+
+    list_ahead([(root, source.globs, source.exclude)])  # folders modified just now: racy, not trusted
+    time.sleep(0.5)
+    add_unseen("a/six.md")
+    assert "a/six.md" in listed()

@@ -236,6 +236,19 @@ def _private_api_ready(flow_module: str) -> None:
     mark("api ready")
 
 
+def _list_ahead(paths: list[str], config: Config) -> None:
+    """List the folders an ingest will read in a thread, while Prefect's API boots (the flow takes the listing
+    if they have not changed since: newsetl/posts/discover.py `list_ahead`)."""
+    from newsetl.config import HexoDirSource
+    from newsetl.posts.discover import list_ahead
+
+    if paths:
+        sources = [HexoDirSource(name="ahead", path=Path(p).resolve()) for p in paths if Path(p).is_dir()]
+    else:
+        sources = [s for s in config.sources if isinstance(s, HexoDirSource)]
+    list_ahead([(config.resolve(s.path), s.globs, s.exclude) for s in sources])
+
+
 def flow_settings(command: str) -> AbstractContextManager:
     """Prefect settings for the command's flow runs: on the private API, no flow-run heartbeats.
 
@@ -288,6 +301,8 @@ def _command(argv: list[str] | None) -> int:
         if args.warehouse is not None:
             config.warehouse = args.warehouse.resolve()
         mark("config loaded")
+        if args.command == "ingest":
+            _list_ahead(args.paths, config)
         if args.command in FLOW_MODULES:
             _private_api_ready(FLOW_MODULES[args.command])
         if args.command in FLOW_MODULES or args.command == "serve":  # commands that run flows

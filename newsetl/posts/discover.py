@@ -14,7 +14,9 @@ import hashlib
 import os
 import re
 import stat
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from fnmatch import fnmatch, translate as fnmatch_translate
 from pathlib import Path, PurePosixPath
@@ -62,12 +64,12 @@ def iter_post_files(root: Path, globs: list[str], exclude: list[str]) -> list[Pa
     return [root / rel if rel else root for rel in _matching(root, globs, exclude)]
 
 
-def _matching(root: Path, globs: list[str], exclude: list[str]) -> list[str]:
+def _matching(root: Path, globs: list[str], exclude: list[str], scanned: dict[str, int] | None = None) -> list[str]:
     """The paths `iter_post_files` lists, relative to `root` as POSIX strings ('' for `root` itself), sorted as
-    pathlib sorts paths (component by component)."""
+    pathlib sorts paths (component by component). `scanned` collects the mtime_ns of each folder read."""
     found: set[str] = set()
     for pattern in globs:
-        found.update(posix_glob(root, pattern))
+        found.update(posix_glob(root, pattern, scanned))
     files = sorted(found, key=lambda rel: rel.split("/"))
     if exclude:
         files = [rel for rel in files if not any(fnmatch(rel or ".", x) for x in exclude)]
@@ -81,8 +83,10 @@ def _matching(root: Path, globs: list[str], exclude: list[str]) -> list[str]:
 _IGNORED_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 
-def posix_glob(root: Path, pattern: str) -> Iterator[str]:
-    """What `root.glob(pattern)` yields, as paths relative to `root` ('' for `root` itself), on POSIX."""
+def posix_glob(root: Path, pattern: str, scanned: dict[str, int] | None = None) -> Iterator[str]:
+    """What `root.glob(pattern)` yields, as paths relative to `root` ('' for `root` itself), on POSIX.
+
+    `scanned`, if given, collects each folder read and its mtime_ns just before it was read (-1: no stat)."""
     parts = PurePosixPath(pattern).parts if pattern else ()
     if os.name != "posix" or not parts or parts[0].startswith("/") or any("**" in p and p != "**" for p in parts):
         for path in root.glob(pattern):  # other platforms, and the patterns pathlib refuses (same errors)
@@ -93,7 +97,7 @@ def posix_glob(root: Path, pattern: str) -> Iterator[str]:
     base = str(root)
     if not _is_dir(base):
         return
-    yield from _Selector(base, parts).select("")
+    yield from _Selector(base, parts, scanned).select("")
 
 
 def _ignored(exc: OSError) -> bool:
@@ -130,13 +134,24 @@ def _child(rel: str, name: str) -> str:
 class _Selector:
     """pathlib's selector chain for one pattern: each `select_*` is the `_select_from` of pathlib's class."""
 
-    def __init__(self, base: str, parts: tuple[str, ...]) -> None:
+    def __init__(self, base: str, parts: tuple[str, ...], scanned: dict[str, int] | None = None) -> None:
         self.base = base
         self.parts = parts
+        self.scanned = scanned
         self.matchers = [re.compile(fnmatch_translate(p)).fullmatch if _is_wildcard(p) else None for p in parts]
 
     def path(self, rel: str) -> str:
         return os.path.join(self.base, rel) if rel else self.base
+
+    def scan(self, rel: str) -> list[os.DirEntry]:
+        path = self.path(rel)
+        if self.scanned is not None and path not in self.scanned:  # the first read's: a change after it shows
+            try:
+                self.scanned[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                self.scanned[path] = -1
+        with os.scandir(path) as entries_it:
+            return list(entries_it)
 
     def select(self, rel: str, at: int = 0) -> Iterator[str]:
         if at == len(self.parts) or not self.parts[at]:
@@ -160,8 +175,7 @@ class _Selector:
     def select_wildcard(self, rel: str, at: int) -> Iterator[str]:
         match, dironly = self.matchers[at], at + 1 < len(self.parts)
         try:
-            with os.scandir(self.path(rel)) as entries_it:
-                entries = list(entries_it)
+            entries = self.scan(rel)
             for entry in entries:
                 if dironly:
                     try:
@@ -179,8 +193,7 @@ class _Selector:
     def directories(self, rel: str) -> Iterator[str]:
         yield rel
         try:
-            with os.scandir(self.path(rel)) as entries_it:
-                entries = list(entries_it)
+            entries = self.scan(rel)
             for entry in entries:
                 is_dir = False
                 try:
@@ -209,6 +222,62 @@ def _is_wildcard(part: str) -> bool:
     return "*" in part or "?" in part or "[" in part
 
 
+# ---------------------------------------------------------------------------------------- listing ahead
+# `newsetl ingest` lists the folders it will ingest in a thread while Prefect's API boots (`list_ahead`). The
+# flow's discover step takes that listing when no folder it read has changed since: each folder's mtime is
+# the one recorded just before it was read, as git's untracked cache checks (a folder's mtime changes when an
+# entry is added, removed or renamed in it), and none was modified within RACY_SECONDS of the listing (a
+# change in the same clock tick could leave the mtime as it was). Otherwise it lists again. Only patterns
+# whose matches depend on folder entries alone are listed ahead: `**` parts, then one name pattern, such as
+# the default `**/*.md` (a `*/` part would follow symlinked folders, whose targets no folder mtime covers).
+_AheadKey = tuple[str, tuple[str, ...], tuple[str, ...]]
+_ahead: dict[_AheadKey, Future] = {}
+
+
+def list_ahead(roots: list[tuple[Path, list[str], list[str]]]) -> None:
+    """Start listing each (root, globs, exclude) in a background thread, for `list_sources` to take later."""
+    for root, globs, exclude in roots:
+        key = (str(root), tuple(globs), tuple(exclude))
+        if key in _ahead or not globs or not all(_listable_ahead(pattern) for pattern in globs):
+            continue
+        future: Future = Future()
+        _ahead[key] = future
+        threading.Thread(target=_list_ahead, args=(future, root, globs, exclude), name="list-ahead",
+                         daemon=True).start()
+
+
+def _listable_ahead(pattern: str) -> bool:
+    parts = PurePosixPath(pattern).parts
+    return (os.name == "posix" and bool(parts) and not pattern.endswith("/") and not parts[0].startswith("/")
+            and all(part == "**" for part in parts[:-1]) and parts[-1] != "**" and _is_wildcard(parts[-1])
+            and "**" not in parts[-1])
+
+
+def _list_ahead(future: Future, root: Path, globs: list[str], exclude: list[str]) -> None:
+    try:
+        started, scanned = time.time_ns(), {}
+        future.set_result((_matching(root, globs, exclude, scanned), scanned, started))
+    except Exception:  # the flow lists again, and meets the same error where it is reported
+        future.set_result(None)
+
+
+def _listed_ahead(root: Path, globs: list[str], exclude: list[str]) -> list[str] | None:
+    """The listing made ahead for these arguments if it still holds (see above), else None."""
+    future = _ahead.pop((str(root), tuple(globs), tuple(exclude)), None)
+    result = future.result() if future is not None else None
+    if result is None:
+        return None
+    rels, scanned, started = result
+    racy_from = started - int(RACY_SECONDS * 1e9)
+    for folder, mtime_ns in scanned.items():
+        try:
+            if not 0 <= mtime_ns < racy_from or os.stat(folder).st_mtime_ns != mtime_ns:
+                return None
+        except OSError:
+            return None
+    return rels
+
+
 def file_digest(data: bytes, salt: str = "") -> str:
     """The hash recorded for a post file: of its bytes, and of its source's Hexo site settings when there are
     some (`PostOptions.fingerprint`), so a site config change makes every post of the site changed."""
@@ -223,7 +292,9 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         if not root.is_dir():
             out.rejects.append(Reject(source.name, str(root), "discover", f"folder not found: {root}"))
             continue
-        rels = _matching(root, source.globs, source.exclude)
+        rels = _listed_ahead(root, source.globs, source.exclude)
+        if rels is None:
+            rels = _matching(root, source.globs, source.exclude)
         locators = {root / rel if rel else root: rel or "." for rel in rels}  # path -> its locator
         screened = screen(list(locators), root, source.follow_symlinks)
         for path, real in screened.files:
