@@ -189,11 +189,17 @@ ANALYTICS_TABLES = {
 }
 
 
-def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_path):  # noqa: F811
+def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_path, monkeypatch):  # noqa: F811
     """Segmentation, signatures and LSH bands on the worker processes: the same rows as computed in-process."""
     from newsetl.config import ReportingConfig
+    from newsetl.reporting import parallel
     from newsetl.reporting.analytics import refresh_analytics
     from newsetl.runtime.worker_pool import worker_pool
+
+    monkeypatch.setattr(parallel, "POOL_MIN_ARTICLES", 1)  # 17 articles: on the pool all the same
+    used = []
+    pool_for = parallel.pool_for
+    monkeypatch.setattr(parallel, "pool_for", lambda pool, n: used.append(pool_for(pool, n)) or used[-1])
 
     tables = {}
     for mode in ("inline", "pool"):
@@ -214,4 +220,6 @@ def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_pa
         finally:
             con.close()
     assert tables["pool"] == tables["inline"]
+    inline, pooled = used[:len(used) // 2], used[len(used) // 2:]  # documents, remaining signatures, LSH bands
+    assert all(pool is None for pool in inline) and pooled[0] is not None and pooled[-1] is not None
     assert len(tables["inline"]["article_tokens"]) > 1000 and tables["inline"]["scores"][("粤海 铁路", "")]

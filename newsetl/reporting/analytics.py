@@ -47,8 +47,9 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
     """
     started = time.perf_counter()
     pool = current_pool() if parallel else None
-    documents = refresh_documents(con, pool)
-    stats = refresh_story_clusters(con, dedup_settings(config), pool)
+    settings = dedup_settings(config)
+    documents = refresh_documents(con, pool, sign=settings)  # one read of each text: segmented and signed
+    stats = refresh_story_clusters(con, settings, pool, hashed_before=documents.signed)
     return AnalyticsSummary(
         articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 
 from newsetl.reporting.minhash import DedupSettings, lsh_bands, shingle_hashes, signature_rows, signatures
+from newsetl.reporting import parallel
 from newsetl.reporting.parallel import call, ordered_map
 from newsetl.warehouse import stories
 from newsetl.warehouse.db import transaction
@@ -112,22 +113,24 @@ def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings,
     dropped = stories.drop_orphan_signatures(con)
     texts = (stories.signature_texts(con, stale[start:start + TEXT_CHUNK])  # a chunk at a time: memory flat
              for start in range(0, len(stale), TEXT_CHUNK))
-    for rows, column in ordered_map(signature_rows, texts, pool, settings):
+    for rows, column in ordered_map(signature_rows, texts, parallel.pool_for(pool, len(stale)), settings):
         stories.write_signatures(con, [row[0] for row in rows], [row[1] for row in rows], settings.params, column)
     return len(stale), dropped
 
 
 def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettings,
-                           pool: ProcessPoolExecutor | None = None) -> DedupStats:
+                           pool: ProcessPoolExecutor | None = None, hashed_before: int = 0) -> DedupStats:
     """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction).
 
     When no signature was computed or dropped, no article was added, removed or changed its content hash (which
     covers `published_at`, the clusters' naming order), so the stored clusters stand and are not rebuilt: a
     no-op rerun costs two small queries, not a clustering of every signature. With `pool` (the flow's worker
-    processes) the signatures and LSH bands are computed there: datasketch and scipy stay out of this process.
+    processes) the signatures and LSH bands are computed there.
+    `hashed_before`: signatures the caller already (re)computed this refresh (`refresh_documents(sign=...)`).
     """
     with transaction(con):
         hashed, dropped = _update_signatures(con, settings, pool)
+        hashed += hashed_before
         stored = stories.stored_cluster_stats(con) if not hashed and not dropped else None
         if stored is not None:
             return DedupStats(stored[0], 0, stored[1], stored[2], stored[3])
@@ -138,7 +141,7 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
         matrix = np.zeros((len(ids), settings.num_perm), dtype=np.uint32)
         if present.any():
             matrix[present] = column.drop_null().flatten().to_numpy().reshape(-1, settings.num_perm)
-        bands = call(lsh_bands, pool, settings.threshold, settings.num_perm)
+        bands = call(lsh_bands, parallel.pool_for(pool, hashed), settings.threshold, settings.num_perm)
         groups = cluster(matrix, present, settings, bands)
         stories.write_clusters(con, [ids[root] for root, _ in groups], ids, [sim for _, sim in groups])
     sizes: dict[int, int] = {}

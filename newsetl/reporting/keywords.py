@@ -17,20 +17,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from newsetl.reporting.minhash import DedupSettings
+from newsetl.reporting import parallel
 from newsetl.reporting.parallel import ordered_map
-from newsetl.reporting.segment import BodyCache, Segmented, segment
-from newsetl.warehouse import keywords, search
+from newsetl.reporting.segment import BodyCache, Segmented, segment, segment_and_sign
+from newsetl.warehouse import keywords, search, stories
 from newsetl.warehouse.db import transaction
 
 CHUNK = 1000  # articles segmented and written together (one transaction each): memory flat in corpus size
 
-__all__ = ["BodyCache", "TokenRefresh", "refresh_documents", "refresh_tokens", "segment"]
+__all__ = ["BodyCache", "Segmented", "TokenRefresh", "refresh_documents", "refresh_tokens", "segment"]
 
 
 @dataclass(frozen=True)
 class TokenRefresh:
     segmented: int   # articles (re)segmented
     indexed: int     # search documents added to, removed from or rewritten in the search index
+    signed: int = 0  # MinHash signatures (re)computed on the way (`sign`)
 
 
 def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds) -> None:
@@ -48,25 +51,38 @@ def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[st
     search.index_documents(con, ids, postings, lengths, terms)
 
 
-def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None) -> TokenRefresh:
+def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None,
+                      sign: DedupSettings | None = None) -> TokenRefresh:
     """Bring `search_documents`, `article_tokens` and the search index up to date with `articles`.
 
     Each chunk of articles is one transaction (its documents, tokens and index rows together), so a run that
-    stops half-way keeps what it finished and the next refresh does the rest.
+    stops half-way keeps what it finished and the next refresh does the rest. With `sign`, the stale MinHash
+    signatures (`article_minhash`) of the articles read here are computed from the same texts and written too,
+    so the dedup step does not read them again.
     """
     with transaction(con):
         keywords.drop_orphans(con)
         indexed = search.drop_orphans(con)
     stale = keywords.stale_article_ids(con)
+    signing = set(stories.stale_signature_ids(con, sign.params)) if sign is not None and stale else set()
     terms = search.TermIds(con)
-    texts = (keywords.article_texts(con, stale[start:start + CHUNK]) for start in range(0, len(stale), CHUNK))
-    for _, segmented in ordered_map(segment, texts, pool):
+    jobs = ((rows, [row[0] in signing for row in rows])
+            for rows in (keywords.article_texts(con, stale[start:start + CHUNK])
+                         for start in range(0, len(stale), CHUNK)))
+    signed = 0
+    chunks = ordered_map(segment_and_sign, jobs, parallel.pool_for(pool, len(stale)), sign or DedupSettings())
+    for (rows, wanted), (segmented, signatures) in chunks:
         with transaction(con):
             reindex = keywords.write_documents(con, segmented.docs, segmented.tokens)
             if reindex:
                 _index(con, segmented, reindex, terms)
+            if signatures is not None:
+                marked = [row for row, w in zip(rows, wanted) if w]
+                stories.write_signatures(con, [row[0] for row in marked], [row[1] for row in marked], sign.params,
+                                         signatures)
+                signed += len(marked)
         indexed += len(reindex)
-    return TokenRefresh(len(stale), indexed)
+    return TokenRefresh(len(stale), indexed, signed)
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:

@@ -1,7 +1,7 @@
 """MinHash signatures of texts and the LSH bands for a threshold (pure: no database; runs on the worker processes).
 
-datasketch (which loads scipy, ~1 s) is imported only here and only when a signature or band is computed, so the
-flow process does not import it when the worker pool computes them.
+datasketch (which loads scipy, ~1 s) is imported only here and only when a signature or band is computed: by the
+worker processes when the flow's pool computes them (the flow process too if it takes a chunk itself).
 """
 
 from __future__ import annotations

@@ -11,7 +11,15 @@ from typing import Any, Callable, Iterable, Iterator
 from newsetl.runtime.worker_pool import discard
 
 AHEAD = 3  # chunks on the workers at a time
+# Fewer articles than this are done in the flow process: a worker's first segmentation loads jieba's dictionary and
+# its first signature imports datasketch (about a second each), more than a small refresh takes in all.
+POOL_MIN_ARTICLES = 2000
 _END = object()
+
+
+def pool_for(pool: ProcessPoolExecutor | None, articles: int) -> ProcessPoolExecutor | None:
+    """`pool` if `articles` are enough to be worth its start-up cost, else None (do them here)."""
+    return pool if articles >= POOL_MIN_ARTICLES else None
 
 
 class _Item:

@@ -15,6 +15,7 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
+from newsetl.reporting.minhash import DedupSettings, signature_rows
 from newsetl.reporting.text import keyword_terms, search_terms
 from newsetl.warehouse.text_schemas import ARTICLE_TOKENS_SCHEMA, POSTINGS_SCHEMA, SEARCH_DOCUMENTS_SCHEMA
 
@@ -98,7 +99,8 @@ def segment(rows: list[tuple[str, str, str, str]], bodies: BodyCache | None = No
     }, schema=SEARCH_DOCUMENTS_SCHEMA)
     ids = docs.column("article_id").combine_chunks()
     tokens = pa.table({
-        "article_id": ids.take(np.repeat(np.arange(len(rows)), np.array([len(c) for c in per_article], dtype=np.int64))),
+        "article_id": ids.take(np.repeat(np.arange(len(rows)),
+                                         np.array([len(c) for c in per_article], dtype=np.int64))),
         "term": list(chain.from_iterable(per_article)),
         "tf": list(chain.from_iterable(c.values() for c in per_article)),
     }, schema=ARTICLE_TOKENS_SCHEMA)
@@ -134,3 +136,12 @@ def document_postings(title_terms: list[str | None], body_terms: list[str | None
             terms.append(field_terms)
             tfs.append(field_tfs)
     return _postings(len(title_terms), docs_of, fields, terms, tfs)
+
+
+def segment_and_sign(job: tuple[list[tuple[str, str, str, str]], list[bool]],
+                     settings: DedupSettings) -> tuple[Segmented, pa.Array | None]:
+    """`segment(rows)`, and the MinHash signature column of the rows marked in `sign` (None when none is):
+    one read of the texts serves both (the worker's job for a chunk of the analytics step)."""
+    rows, sign = job
+    marked = [(row[0], row[1], row[3]) for row, wanted in zip(rows, sign) if wanted]
+    return segment(rows), (signature_rows(marked, settings) if marked else None)
