@@ -25,9 +25,9 @@ from newsetl.warehouse.raw_posts import cached_posts
 from newsetl.flows.batches import submitter
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.ingest import input_batches, load_batches
-from newsetl.posts.discover import file_digest
+from newsetl.posts.discover import PostFile, file_digest
 from newsetl.posts.options import PostOptions
-from newsetl.flows.post_links import deferred_links, relink_step
+from newsetl.flows.post_links import deferred_links, relink_step, render_again, stale_posts
 from newsetl.posts.sources import post_options
 from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import clean_task, prepare_task
@@ -109,6 +109,12 @@ def cached_inputs(con: duckdb.DuckDBPyConnection, options: dict[str, PostOptions
     return out
 
 
+def linking_files(keys: set[tuple[str, str]], options: dict[str, PostOptions]) -> list[PostFile]:
+    """The post files of (source, locator) keys of Hexo folder sources, as `cached_inputs` finds them."""
+    return [PostFile(source, locator, options[source].root / locator) for source, locator in sorted(keys)
+            if source in options and options[source].root is not None]
+
+
 @flow(name="backfill", log_prints=False)
 def backfill(config: Config, selection: Selection) -> dict:
     """Reprocess the selected articles from cached raw input; returns the run summary."""
@@ -153,8 +159,13 @@ def _reprocess(con, config: Config, rules, options: dict[str, PostOptions], targ
     load_batches(con, cleaned, total, rejects, summary.run_id, len(targets.refs) + len(targets.posts), force=True,
                  on_batch=deferred.add)
     total.add(relink_step(con, deferred, rules, limits, summary.run_id, rejects, size, force=True))
+    relinked, again = render_again(con, deferred, linking_files(stale_posts(con, deferred), options),
+                                   {name: o.fingerprint for name, o in options.items()},
+                                   config.limits.max_post_bytes, config.encodings, rules, limits, summary.run_id,
+                                   rejects, size)  # posts outside the selection that show a changed title
+    total.add(again)
     summary.discovered = (len(targets.refs) + len(targets.posts) + len(targets.rejects)
-                          + sum(targets.not_cached.values()))
+                          + sum(targets.not_cached.values()) + relinked)
     summary.new, summary.updated, summary.unchanged = total.new, total.updated, total.unchanged
     summary.rejected = total.rejected
     summary.add_rejects(rejects)

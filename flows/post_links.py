@@ -8,7 +8,7 @@ from itertools import islice
 from typing import Callable
 
 from newsetl.models import Batch
-from newsetl.posts.discover import ChangedFiles
+from newsetl.posts.discover import ChangedFiles, PostFile
 from newsetl.posts.limits import PostLimits
 from newsetl.posts.post_links import DeferredLinks
 from newsetl.rules import SiteRules
@@ -47,18 +47,30 @@ def relink_step(con, deferred: DeferredLinks, rules: SiteRules, limits: PostLimi
 
 def dependents_step(con, deferred: DeferredLinks, changed: ChangedFiles, encodings: list[str], rules: SiteRules,
                     limits: PostLimits, run_id: str, rejects: list, batch_size: int) -> tuple[int, LoadCounts]:
-    """Render again the posts counted unchanged in this run (`changed`, iterated) that show a linked post
-    whose title or URL changed.
-
-    Call after `relink_step`. Their files (not read yet in this run: their stat or hash was unchanged) are read
-    and hashed once here, prepared with post_link deferred and finished by `relink_step`. Returns how many
-    files to take back from the run's unchanged count, and the load counts of what they became."""
+    """Render again the posts counted unchanged in this ingest (`changed`, iterated) that show a linked post
+    whose title or URL changed (call after `relink_step`). Returns how many files to take back from the run's
+    unchanged count, and the load counts of what they became."""
     deferred.add(Batch([], changed.rejects))  # files that could not be read: not tried twice
-    stale = deferred.stale(lambda source: source_links(con, source), lambda source: source_posts(con, source))
-    if not stale:
+    stale = stale_posts(con, deferred)
+    files = [f for f in changed.files if (f.source, f.locator) in stale] if stale else []
+    return render_again(con, deferred, files, changed.salts, changed.max_bytes, encodings, rules, limits, run_id,
+                        rejects, batch_size)
+
+
+def stale_posts(con, deferred: DeferredLinks) -> set[tuple[str, str]]:
+    """(source, locator) of the posts not prepared in this run that show a post whose title or URL changed."""
+    return deferred.stale(lambda source: source_links(con, source), lambda source: source_posts(con, source))
+
+
+def render_again(con, deferred: DeferredLinks, files: list[PostFile], salts: dict[str, str],
+                 max_bytes: int | None, encodings: list[str], rules: SiteRules, limits: PostLimits, run_id: str,
+                 rejects: list, batch_size: int) -> tuple[int, LoadCounts]:
+    """Read, hash (as ingest does), prepare and load `files` again, their post_link resolved by `relink_step`;
+    returns how many files were taken and the load counts of what they became. Each file is read once here
+    (they were not read earlier in the run: their stat was unchanged)."""
+    if not files:
         return 0, LoadCounts()
-    files = [f for f in changed.files if (f.source, f.locator) in stale]
-    again = ChangedFiles(files, {}, changed.salts, max_bytes=changed.max_bytes)
+    again = ChangedFiles(files, {}, salts, max_bytes=max_bytes)
     follow = DeferredLinks(deferred.options, deferred.linked, deferred.keep_hrefs)
     total = LoadCounts()
     refs = iter(again)

@@ -17,6 +17,7 @@ every post of a site.
 from __future__ import annotations
 
 from dataclasses import replace
+from heapq import merge
 from pathlib import PurePosixPath
 from typing import Callable, Iterable
 
@@ -75,10 +76,12 @@ class DeferredLinks:
         for source in sorted({p.raw.ref.source for p in self.posts}):
             options = self.options[source]
             mine = [p for p in self.posts if p.raw.ref.source == source]
-            targets = stored_targets(stored(source), options, {slug for p in mine for slug in p.slugs})
-            for post in mine:  # deferred posts are not in the warehouse yet (or only their old version)
-                targets.add(post_slug(post.raw.ref.locator, options), LinkTarget(post.title, post.url))
-            found[source] = targets
+            # Deferred posts are not in the warehouse yet, or only their old version: theirs replace it, in
+            # the warehouse's locator order, so a title two posts share finds the one `stale` will find.
+            own = sorted((p.raw.ref.locator, p.title, p.url) for p in mine)
+            old = {locator for locator, _, _ in own}
+            rows = merge((row for row in stored(source) if row[0] not in old), own, key=lambda row: row[0])
+            found[source] = stored_targets(rows, options, {slug for p in mine for slug in p.slugs})
         return found
 
     def finish(self, stored: StoredPosts) -> tuple[Batch, dict[str, PostOptions]]:
