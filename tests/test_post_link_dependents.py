@@ -3,6 +3,11 @@ other post's title or URL changes, although its own file did not change (as Hexo
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from newsetl.flows.ingest import ingest
@@ -17,6 +22,16 @@ from test_hexo_flow import LINKS_POST, copy_sites, site_config
 LINKING = "2026-06-01-links.md"
 TARGET = "2019-10-14-hexo-4-released.md"
 
+_opened: Counter[str] | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "open" and _opened is not None and isinstance(args[0], (str, Path)):
+        _opened[str(args[0])] += 1
+
+
+sys.addaudithook(_audit)  # counts only while `_opened` is set (audit hooks cannot be removed)
+
 
 def _shown(warehouse):
     [(html,)] = rows(warehouse, f"SELECT body_html FROM articles WHERE locator = '{LINKING}'")
@@ -29,6 +44,9 @@ def test_a_changed_title_renders_the_unchanged_posts_that_link_to_it_again(tmp_p
     sites = copy_sites(tmp_path)
     posts = sites / "hexojs-site" / "source" / "_posts"
     (posts / LINKING).write_text(LINKS_POST, encoding="utf-8")
+    # Written long enough ago for its stat to be trusted (a file modified within 2 s of a run is hashed
+    # again by the next run: it would then be read by that hash and once more to be rendered again).
+    os.utime(posts / LINKING, (time.time() - 60, time.time() - 60))
     config = site_config(tmp_path, sites, names=["hexojs-site"])
     config.batch_size = 2
     config.reporting.enabled = False  # stories/keywords are not what this tests
@@ -49,9 +67,17 @@ def test_a_changed_title_renders_the_unchanged_posts_that_link_to_it_again(tmp_p
     by_title = posts / "2014-07-13-hexo-2-8-released.md"
     by_title.write_text(by_title.read_text(encoding="utf-8").replace("title: Hexo 2.8 Released",
                                                                      "title: Hexo 2.8"), encoding="utf-8")
-    changed = ingest(config)
+    global _opened
+    _opened = Counter()
+    try:
+        changed = ingest(config)
+    finally:
+        opened, _opened = _opened, None
     assert (changed["discovered"], changed["new"], changed["updated"], changed["unchanged"],
             changed["rejected"]) == (6, 0, 3, 3, 0)
+    other = "2019-12-24-how-we-make-hexo-30-percent-faster.md"
+    # each changed or re-rendered file is read once, an unchanged one not at all
+    assert [opened[str(posts / name)] for name in (LINKING, TARGET, other)] == [1, 1, 0]
     html, first = _shown(warehouse)
     assert ('<a href="https://hexo.io/news/2019/10/14/hexo-4-released/" title="Hexo 4 Is Out">Hexo 4 Is Out</a>'
             in html)

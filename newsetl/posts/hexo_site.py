@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
@@ -70,21 +71,7 @@ class HexoSite:
     # -- file names ---------------------------------------------------------------------------------------
     def file_name_fields(self, relative: str) -> dict[str, str]:
         """The `new_post_name` variables found in a post's path under `_posts/` (`{}` when it does not fit)."""
-        pattern = _strip_ext(self.new_post_name.strip())
-        regex, names = [], []
-        position = 0
-        for match in _VARIABLE.finditer(pattern):
-            regex.append(re.escape(pattern[position:match.start()]))
-            name = match.group(1)
-            if name in names:  # the same variable twice: the second must equal the first
-                regex.append(f"(?P={name})")
-            else:
-                names.append(name)
-                regex.append(f"(?P<{name}>{_SEGMENTS.get(name, r'[^/]+?')})")
-            position = match.end()
-        regex.append(re.escape(pattern[position:]))
-        found = re.fullmatch("".join(regex), _strip_ext(relative))
-        return {k: v for k, v in found.groupdict().items() if v is not None} if found else {}
+        return _fields(self.new_post_name, _strip_ext(relative))
 
     def file_name_date(self, relative: str, zone: ZoneInfo) -> datetime | None:
         """The date `new_post_name` puts in the file name (midnight in `zone`), as Hexo reads it."""
@@ -101,7 +88,8 @@ class HexoSite:
 
     def slug(self, relative: str) -> str:
         """The post's slug: `:title` of `new_post_name`, else its path under `_posts/` without extension."""
-        return self.file_name_fields(relative).get("title") or _strip_ext(relative)
+        stripped = _strip_ext(relative)
+        return _fields(self.new_post_name, stripped).get("title") or stripped
 
     # -- URLs -------------------------------------------------------------------------------------------
     def post_path(self, relative: str, local: datetime | None, *, category: list[str], lang: str | None,
@@ -138,6 +126,30 @@ class HexoSite:
         if path is None:
             return None
         return f"{self.url_root}{quote(path, safe=URL_SAFE)}"
+
+
+@lru_cache(maxsize=32)
+def _file_name_regex(new_post_name: str) -> re.Pattern:
+    """`new_post_name` (without extension) as a regex with a named group per variable (compiled once)."""
+    pattern = _strip_ext(new_post_name.strip())
+    regex, names = [], []
+    position = 0
+    for match in _VARIABLE.finditer(pattern):
+        regex.append(re.escape(pattern[position:match.start()]))
+        name = match.group(1)
+        if name in names:  # the same variable twice: the second must equal the first
+            regex.append(f"(?P={name})")
+        else:
+            names.append(name)
+            regex.append(f"(?P<{name}>{_SEGMENTS.get(name, r'[^/]+?')})")
+        position = match.end()
+    regex.append(re.escape(pattern[position:]))
+    return re.compile("".join(regex))
+
+
+def _fields(new_post_name: str, stripped: str) -> dict[str, str]:
+    found = _file_name_regex(new_post_name).fullmatch(stripped)
+    return {k: v for k, v in found.groupdict().items() if v is not None} if found else {}
 
 
 def slugize(text: str) -> str:
