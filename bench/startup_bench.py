@@ -155,7 +155,7 @@ def main() -> None:
             walls = [r["wall"] for r in runs]
             unchanged = {r["summary"].get("unchanged") for r in runs}
             share = f" = {100 * statistics.median(walls) / first['wall']:.1f} % of the first run's wall" if first else ""
-            print(f"no-op rerun, {name}: wall median {statistics.median(walls):.2f} s{share} "
+            print(f"no-op rerun, {name}: wall median {statistics.median(walls):.2f} s{share}, best {min(walls):.2f} s "
                   f"(runs {', '.join(f'{w:.2f}' for w in walls)}; run itself median "
                   f"{statistics.median(r['flow'] or 0 for r in runs):.1f} s; CPU of the command and its API server "
                   f"median {statistics.median(r['cpu'] for r in runs):.2f} s; unchanged {sorted(unchanged)})")
