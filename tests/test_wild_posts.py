@@ -287,3 +287,15 @@ def test_a_worker_process_that_dies_on_one_post_costs_only_that_post(tmp_path, p
     assert [(r.locator, r.stage) for r in rejects] == [("killer.md", "prepare")]
     assert rejects[0].error.startswith("its task failed alone: BrokenProcessPool") and rejects[0].file_hash is None
     assert rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM articles") == [(15,)]
+
+
+def test_a_yaml_set_is_read_in_document_order_not_the_hash_seeds():
+    # `!!set` used to become a Python set: str(set) and the categories built from it changed with each worker's
+    # hash seed, so the same file gave other rows (and another content hash) from one run to the next.
+    listed = b"categories: \n - \xe6\x96\xb0\xe5\xaa\x92\xe4\xbd\x93\n - 36kr\n - \xe8\xb5\x84\xe8\xae\xaf\n"
+    as_set = "categories: !!set\n  ? 资讯\n  ? 新媒体\n  ? 36kr\n  ? 财经\n".encode()
+    assert listed in post()
+    batch = prepare(post().replace(listed, as_set))
+    assert batch.tables.articles.column("categories").to_pylist() == [["资讯", "新媒体", "36kr", "财经"]]
+    titled = post().replace("title: '10亿，又一笔PE投资落定'".encode(), b"title: !!set {b, a}")
+    assert one_reject(prepare(titled)) == ("parse", "front matter 'title' should be text, got a list")

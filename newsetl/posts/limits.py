@@ -125,6 +125,19 @@ def check_yaml(text: str, limits: PostLimits = DEFAULT_LIMITS) -> None:
                                        "once its aliases are expanded")
 
 
+class FrontMatterLoader(yaml.CSafeLoader):
+    """PyYAML's safe C loader, except that a `!!set` is a list of its members in document order: a Python set
+    would make every value built from it (`str(set)`, a list of categories) depend on the process's hash seed,
+    so the same post would give other rows, and another content hash, from one worker to the next."""
+
+
+def _set_members(loader: yaml.CSafeLoader, node: yaml.MappingNode) -> list:
+    return [loader.construct_object(key, deep=True) for key, _ in node.value]
+
+
+FrontMatterLoader.add_constructor("tag:yaml.org,2002:set", _set_members)
+
+
 def load_front_matter(text: str, limits: PostLimits = DEFAULT_LIMITS) -> object:
     """YAML front matter as Python data (C loader, safe tags only), within `limits`; YAMLError as PyYAML's.
 
@@ -136,7 +149,7 @@ def load_front_matter(text: str, limits: PostLimits = DEFAULT_LIMITS) -> object:
                                    f"(limit {limits.max_front_matter_bytes:,})")
     check_yaml(text, limits)
     try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
+        return yaml.load(text, Loader=FrontMatterLoader)
     except (ValueError, OverflowError) as exc:  # e.g. datetime(2021, 2, 30) in the timestamp constructor
         raise RejectError("parse", f"invalid value in front matter: {reason(exc)}") from None
 
