@@ -48,13 +48,20 @@ def _ours(con: duckdb.DuckDBPyConnection, queries: list[str]) -> dict[tuple[str,
     return {(q, a): con.execute(SCORES.format(args=a), [q]).fetchall() for q in queries for a in ARGS}
 
 
+def _ranking(rows: list[tuple[str, float]]) -> list[str]:
+    """Article ids best first, ties (equal to 1e-9: DuckDB may sum a document's terms in any order) by id."""
+    return [a for a, _ in sorted(rows, key=lambda row: (-round(row[1], 9), row[0]))]
+
+
 def _assert_same(ours: dict, fts: dict) -> None:
     assert ours.keys() == fts.keys()
     matched = 0
     for key, expected in fts.items():
         got = ours[key]
-        assert [a for a, _ in got] == [a for a, _ in expected], key
-        assert all(abs(x - y) <= 1e-9 for (_, x), (_, y) in zip(got, expected)), key
+        assert dict(got).keys() == dict(expected).keys(), key
+        assert all(abs(score - dict(expected)[a]) <= 1e-9 for a, score in got), key
+        assert _ranking(got) == _ranking(expected), key
+        assert all(x[1] >= y[1] - 1e-9 for x, y in zip(got, got[1:])), key  # best first
         matched += len(expected)
     assert matched > 0
 

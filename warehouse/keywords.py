@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import duckdb
 import pyarrow as pa
 
@@ -9,8 +11,8 @@ from newsetl.warehouse.db import staged
 from newsetl.warehouse.search import stale_documents
 from newsetl.warehouse.text_schemas import ARTICLE_TOKENS_SCHEMA, SEARCH_DOCUMENTS_SCHEMA
 
-__all__ = ["ARTICLE_TOKENS_SCHEMA", "SEARCH_DOCUMENTS_SCHEMA", "article_texts", "drop_orphans", "drop_tokens",
-           "stale_article_ids", "stale_articles", "write_documents"]
+__all__ = ["ARTICLE_TOKENS_SCHEMA", "SEARCH_DOCUMENTS_SCHEMA", "drop_orphans", "stale_count", "stale_texts",
+           "write_documents"]
 
 
 def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
@@ -22,46 +24,37 @@ def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
     return removed
 
 
-def stale_articles(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
-    """(article_id, content_hash, title, body text) of articles without an up-to-date search document."""
-    return con.execute(
-        """
-        SELECT a.article_id, a.content_hash, coalesce(a.title, ''), coalesce(a.body_text, '')
-        FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
-        WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
-        ORDER BY a.article_id
-        """
-    ).fetchall()
+def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[list[tuple[str, str, str, str]]]:
+    """(article_id, content_hash, title, body text) of articles without an up-to-date search document, `batch`
+    rows at a time, in one pass over `articles` (no order).
 
-
-def stale_article_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The ids of `stale_articles`, in the same order (read their texts a chunk at a time with `article_texts`)."""
-    return [row[0] for row in con.execute(
-        """
-        SELECT a.article_id
-        FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
-        WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
-        ORDER BY a.article_id
-        """
-    ).fetchall()]
-
-
-def article_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> list[tuple[str, str, str, str]]:
-    """(article_id, content_hash, title, body text) of these articles, ordered by article_id."""
-    with staged(con, "text_ids", pa.table({"article_id": pa.array(article_ids, type=pa.string())})):
-        return con.execute(
+    Read through a second connection (a cursor), whose snapshot is taken when the query starts, so the caller
+    can write and commit between batches. One scan: reading chunk by chunk with a join per chunk scanned the
+    articles' texts once per chunk, which grows with the square of the corpus.
+    """
+    reader = con.cursor()
+    try:
+        result = reader.execute(
             """
             SELECT a.article_id, a.content_hash, coalesce(a.title, ''), coalesce(a.body_text, '')
-            FROM articles AS a JOIN text_ids USING (article_id)
-            ORDER BY a.article_id
+            FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
+            WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
             """
-        ).fetchall()
+        )
+        while rows := result.fetchmany(batch):
+            yield rows
+    finally:
+        reader.close()
 
 
-def drop_tokens(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
-    """Delete the keyword tokens of these articles (one pass over article_tokens)."""
-    with staged(con, "stale_ids", pa.table({"article_id": pa.array(article_ids, type=pa.string())})):
-        con.execute("DELETE FROM article_tokens WHERE article_id IN (SELECT article_id FROM stale_ids)")
+def stale_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many articles `stale_texts` yields."""
+    return con.execute(
+        """
+        SELECT count(*) FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
+        WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
+        """
+    ).fetchone()[0]
 
 
 def write_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table, tokens: pa.Table) -> set[str]:

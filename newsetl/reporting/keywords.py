@@ -63,14 +63,14 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
     with transaction(con):
         keywords.drop_orphans(con)
         indexed = search.drop_orphans(con)
-    stale = keywords.stale_article_ids(con)
-    signing = set(stories.stale_signature_ids(con, sign.params)) if sign is not None and stale else set()
+    stale = keywords.stale_count(con)
+    if not stale:  # a no-op rerun: nothing to read
+        return TokenRefresh(0, indexed)
+    signing = set(stories.stale_signature_ids(con, sign.params)) if sign is not None else set()
     terms = search.TermIds(con)
-    jobs = ((rows, [row[0] in signing for row in rows])
-            for rows in (keywords.article_texts(con, stale[start:start + CHUNK])
-                         for start in range(0, len(stale), CHUNK)))
+    jobs = ((rows, [row[0] in signing for row in rows]) for rows in keywords.stale_texts(con, CHUNK))
     signed = 0
-    chunks = ordered_map(segment_and_sign, jobs, parallel.pool_for(pool, len(stale)), sign or DedupSettings())
+    chunks = ordered_map(segment_and_sign, jobs, parallel.pool_for(pool, stale), sign or DedupSettings())
     for (rows, wanted), (segmented, signatures) in chunks:
         with transaction(con):
             reindex = keywords.write_documents(con, segmented.docs, segmented.tokens)
@@ -82,7 +82,7 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
                                          signatures)
                 signed += len(marked)
         indexed += len(reindex)
-    return TokenRefresh(len(stale), indexed, signed)
+    return TokenRefresh(stale, indexed, signed)
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
