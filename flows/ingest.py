@@ -19,6 +19,7 @@ from prefect.futures import PrefectFuture
 
 from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
+from newsetl.runtime.prefetch import Prefetch
 from newsetl.runtime.progress import report
 from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.sources import count_drafts, usable_options
@@ -42,6 +43,7 @@ from newsetl.warehouse.source_roots import record_roots, recorded_roots
 from newsetl.warehouse.source_files import known_hashes, known_stats, refresh_stats
 
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
+READ_AHEAD_BATCHES = 1  # batches read and hashed ahead of the submitter (newsetl/runtime/prefetch.py)
 LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see load_batches
 
 
@@ -113,11 +115,17 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     limits = PostLimits.of(config.limits)  # plain data for the workers
     deferred = deferred_links(con, zones)  # posts using post_link: prepared at the end (flows/post_links.py)
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
-    cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))
-    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, len(listing.files),
-                                                 skipped=lambda: changed.unchanged + len(changed.rejects)
-                                                 + len(deferred),
-                                                 stats=changed.stat_of, on_batch=deferred.add)
+    # The next batches are read and hashed in a thread while this one waits for prepared batches and loads them.
+    ahead = Prefetch(input_batches(changed, config.batch_size), ahead=READ_AHEAD_BATCHES, name="read-ahead")
+    try:
+        cleaned = (submit(inputs) for inputs in ahead)
+        summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id,
+                                                     len(listing.files),
+                                                     skipped=lambda: changed.unchanged + len(changed.rejects)
+                                                     + len(deferred),
+                                                     stats=changed.stat_of, on_batch=deferred.add)
+    finally:
+        ahead.close()  # a failed load: stop reading; after the last batch, `changed`'s counts are final
     total.add(relink_step(con, deferred, rules, limits, summary.run_id, rejects, config.batch_size,
                           stats=changed.stat_of))
     refresh_stats(con, changed.restat)  # files re-hashed and found unchanged (touched, copied back, --rehash)
