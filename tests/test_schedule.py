@@ -97,6 +97,11 @@ def test_served_interval_deployment_runs_and_loads(tmp_path: Path, prefect_serve
                     if r["state_type"] == "COMPLETED" and r["name"] and r["deployment_id"]]
 
         done = _wait(completed, 240, "a completed scheduled run")
+        # the served run's logs reach the server at INFO (the UI's Logs tab): the ingest's phase lines with counts.
+        # Waited for before stopping `serve`: the run's process sends its last logs as it exits, after its
+        # Completed state, and stopping the process group first could cut that short on a loaded machine.
+        load_lines = _wait(lambda: [m for m in _log_messages(prefect_server) if m.startswith("load: ")], 60,
+                           "the served run's logs")
     finally:
         output = _stop(serve)
 
@@ -106,9 +111,6 @@ def test_served_interval_deployment_runs_and_loads(tmp_path: Path, prefect_serve
     assert done[0]["parameters"] == {"config_path": str(config.resolve()), "deployment": "every-5s"}
     runs = rows(tmp_path / "wh.duckdb", "SELECT flow_run_id, status, new FROM ingest_runs ORDER BY started_at")
     assert runs[0][1:] == ("completed", 15)
-    # the served run's logs reached the server at INFO (the UI's Logs tab): the ingest's phase lines with counts
-    load_lines = _wait(lambda: [m for m in _log_messages(prefect_server) if m.startswith("load: ")], 30,
-                       "the served run's logs")
     assert re.match(rf"load: \d+ files read, {runs[0][2]} new, 0 updated, 0 unchanged, 0 rejected \(", load_lines[0])
     assert any(re.match(r"discover: \d+ files in 1 sources", m) for m in _log_messages(prefect_server))
     assert rows(tmp_path / "wh.duckdb", "SELECT count(*) FROM articles")[0][0] == 15
