@@ -18,7 +18,6 @@ no-op rerun, and optionally 100k posts (`--scale 100000`) and a thread-runner ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import newsetl  # noqa: E402,F401  (Prefect defaults before Prefect loads)
-from measure import run_sampled  # noqa: E402  (bench/measure.py)
+from measure import run_sampled, run_summary  # noqa: E402  (bench/measure.py)
 
 TEMPLATES = ROOT / "tests" / "fixtures" / "posts"
 TITLE_RE = re.compile(r"^title: .*$", re.M)
@@ -204,7 +203,6 @@ def tuned_main(argv: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------------ the defaults path (issue 15)
-SUMMARY_SECONDS = re.compile(r"\(run \w+, ([0-9.]+) s[;)]")
 CONTENT_SQL = {  # every column a run writes except its run id and clock times
     "articles": "SELECT * EXCLUDE (first_seen_at, updated_at, run_id) FROM articles ORDER BY article_id",
     "paragraphs": "SELECT * FROM paragraphs ORDER BY article_id, position",
@@ -221,16 +219,9 @@ def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str) -> dict:
                "--warehouse", str(warehouse), "--log-format", "json", *extra]
     run = run_sampled(command, work, env)
     out, err, wall = run.out, run.err, run.wall
-    summary = {}
-    for line in err.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == "summary":
-            summary = record.get("summary") or {}
-            match = SUMMARY_SECONDS.search(record.get("message", ""))
-            summary["flow_seconds"] = float(match.group(1)) if match else None
+    summary, flow = run_summary(err)
+    if summary:
+        summary["flow_seconds"] = flow
     if not summary:
         raise SystemExit(f"newsetl ingest failed (exit {run.returncode}):\n{out}\n{err[-3000:]}")
     return {"wall": wall, "summary": summary, "flow": summary["flow_seconds"] or wall,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -38,3 +40,21 @@ def run_sampled(command: list[str], cwd: Path, env: dict[str, str]) -> ChildRun:
         time.sleep(0.05)
     out, err = child.communicate()
     return ChildRun(child.returncode, out, err, time.perf_counter() - started, peak_main / 2**20, peak_tree / 2**20)
+
+
+SUMMARY_SECONDS = re.compile(r"\(run \w+, ([0-9.]+) s[;)]")
+
+
+def run_summary(stderr: str) -> tuple[dict, float | None]:
+    """The run summary and the flow's seconds from `newsetl ... --log-format json` stderr ({} and None if none)."""
+    summary, flow = {}, None
+    for line in stderr.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == "summary":
+            summary = record.get("summary") or {}
+            match = SUMMARY_SECONDS.search(record.get("message", ""))
+            flow = float(match.group(1)) if match else None
+    return summary, flow

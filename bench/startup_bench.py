@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest_bench import SUMMARY_SECONDS, generate  # noqa: E402  (bench/ingest_bench.py)
+from ingest_bench import generate  # noqa: E402  (bench/ingest_bench.py)
+from measure import run_summary  # noqa: E402  (bench/measure.py)
 
 BASELINE = "46f8a9b"  # main before this work on start-up (session 4)
 
@@ -66,16 +67,7 @@ def ingest(tree: Path, posts: Path, warehouse: Path, api_url: str | None = None)
     wall = time.time() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and the API server it waited for
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    summary, flow = {}, None
-    for line in run.stderr.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == "summary":
-            summary = record.get("summary") or {}
-            match = SUMMARY_SECONDS.search(record.get("message", ""))
-            flow = float(match.group(1)) if match else None
+    summary, flow = run_summary(run.stderr)
     if not summary:
         raise SystemExit(f"newsetl ingest failed in {tree} (exit {run.returncode}):\n{run.stderr[-3000:]}")
     stamps = []

@@ -104,27 +104,25 @@ def _ignored(exc: OSError) -> bool:
     return getattr(exc, "errno", None) in _IGNORED_ERRNOS
 
 
-def _is_dir(path: str) -> bool:
+def _stat(path: str) -> os.stat_result | None:
+    """os.stat, or None where pathlib's glob would treat the path as missing (ignored errors, NUL in a name)."""
     try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
+        return os.stat(path)
     except OSError as exc:
         if not _ignored(exc):
             raise
-        return False
+        return None
     except ValueError:
-        return False
+        return None
+
+
+def _is_dir(path: str) -> bool:
+    found = _stat(path)
+    return found is not None and stat.S_ISDIR(found.st_mode)
 
 
 def _exists(path: str) -> bool:
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if not _ignored(exc):
-            raise
-        return False
-    except ValueError:
-        return False
-    return True
+    return _stat(path) is not None
 
 
 def _child(rel: str, name: str) -> str:
