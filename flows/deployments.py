@@ -138,6 +138,11 @@ def serve_deployments(config: Config, config_path: Path, limit: int | None = Non
     for entry in config.deployments:
         print(f"deployment {FLOW_NAME}/{entry.name}: {describe(entry)}")
     print(f"Prefect API: {api_url}\nsee runs at: {ui_url}/deployments (Ctrl-C stops serving)", flush=True)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started in the background (`nohup newsetl serve &`: the shell ignores SIGINT for background jobs).
+        # SIGTERM stops the runner through SIGINT (above), and asyncio.run only cancels on SIGINT when Python's
+        # own handler is in place: restore it, or SIGTERM would do nothing.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     runner = _Runner(pause_on_shutdown=True, limit=limit)
     for deployment in deployments:
         runner.add_deployment(deployment)
