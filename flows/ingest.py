@@ -21,6 +21,7 @@ from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.prefetch import Prefetch
 from newsetl.runtime.progress import report
+from newsetl.runtime.worker_pool import warm
 from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.sources import count_drafts, usable_options
 from newsetl.rules import SiteRules
@@ -111,7 +112,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     changed = ChangedFiles(listing.files, known,  # each file read and hashed once, lazily, batch by batch
                            {name: options.fingerprint for name, options in zones.items()},
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
-                           max_bytes=config.limits.max_post_bytes)  # bigger: rejected by stat size, unread
+                           max_bytes=config.limits.max_post_bytes,  # bigger: rejected by stat size, unread
+                           on_read=warm)  # the first file to prepare starts the worker processes
     limits = PostLimits.of(config.limits)  # plain data for the workers
     deferred = deferred_links(con, zones)  # posts using post_link: prepared at the end (flows/post_links.py)
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves

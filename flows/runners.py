@@ -87,7 +87,9 @@ class ProcessTaskRunner(OffloadingTaskRunner):
 
     def __enter__(self) -> "ProcessTaskRunner":
         super().__enter__()
-        worker_pool(self.workers)  # start the processes now, while the flow is still discovering input
+        # The pool, without processes yet: they start on its first call, or when the ingest finds a file to
+        # prepare (worker_pool.warm), so a run with nothing to prepare starts none.
+        worker_pool(self.workers, start=False)
         return self
 
     def call(self, function: bytes, args: tuple, kwargs: dict, timeout: float | None) -> Any:

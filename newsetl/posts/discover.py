@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from fnmatch import fnmatch, translate as fnmatch_translate
 from pathlib import Path, PurePosixPath
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from newsetl.config import HexoDirSource
 from newsetl.models import InputRef, Reject
@@ -41,11 +41,18 @@ class FileStat(NamedTuple):
 
 @dataclass(slots=True)
 class PostFile:
-    """One listed post file: its source, its locator (path relative to the source root) and where it is."""
+    """One listed post file: its source, its locator (path relative to the source root) and where it is.
+
+    `where` is the file to read (a string from listing: 20k Path objects cost as much as the listing itself).
+    """
 
     source: str
     locator: str
-    path: Path
+    where: str | Path
+
+    @property
+    def path(self) -> Path:
+        return Path(self.where)
 
 
 @dataclass(slots=True)
@@ -293,12 +300,11 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         rels = _listed_ahead(root, source.globs, source.exclude)
         if rels is None:
             rels = _matching(root, source.globs, source.exclude)
-        locators = {root / rel if rel else root: rel or "." for rel in rels}  # path -> its locator
-        screened = screen(list(locators), root, source.follow_symlinks)
-        for path, real in screened.files:
-            out.files.append(PostFile(source.name, locators[path], real))
-        for path, why in screened.refused:
-            out.rejects.append(Reject(source.name, locators[path], "read", why))
+        screened = screen(root, rels, source.follow_symlinks)  # on strings: no Path per listed name
+        for rel, real in screened.files:
+            out.files.append(PostFile(source.name, rel or ".", real))
+        for rel, why in screened.refused:
+            out.rejects.append(Reject(source.name, rel or ".", "read", why))
     return out
 
 
@@ -311,13 +317,15 @@ class ChangedFiles:
     After the iteration, `unchanged` counts the files skipped (`unread` of them by stat alone), `rejects`
     holds the files that could not be read, and `restat` the new stat of unchanged files that were re-hashed.
     `stat_of` is the stat to record with a file's hash (None when its mtime is too recent to trust).
+    `on_read()` is called once, before the first file is read (the ingest starts its worker processes then).
     """
 
     def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str],
                  salts: dict[str, str] | None = None,
                  stats: dict[tuple[str, str], FileStat] | None = None, rehash: bool = False,
-                 max_bytes: int | None = None) -> None:
+                 max_bytes: int | None = None, on_read: Callable[[], None] | None = None) -> None:
         self.files = files
+        self.on_read = on_read
         self.max_bytes = max_bytes  # bigger files are rejected by their stat size, never read
         self.known = known
         self.salts = salts or {}  # source -> its Hexo site settings' fingerprint, mixed into each file's hash
@@ -341,7 +349,7 @@ class ChangedFiles:
             key = (f.source, f.locator)
             salt = self.salts.get(f.source) or ""
             try:
-                st = os.stat(f.path)
+                st = os.stat(f.where)
                 stat = FileStat(st.st_size, st.st_mtime_ns, st.st_ino, salt)
                 if not self.rehash and key in self.known and self.stats.get(key) == stat:
                     self.unchanged += 1
@@ -351,7 +359,11 @@ class ChangedFiles:
                     self.rejects.append(Reject(f.source, f.locator, "read", f"too large: {st.st_size:,} bytes "
                                                                             f"(limit {self.max_bytes:,})"))
                     continue
-                data = f.path.read_bytes()
+                if self.on_read is not None:
+                    self.on_read, on_read = None, self.on_read
+                    on_read()
+                with open(f.where, "rb") as handle:
+                    data = handle.read()
             except OSError as exc:
                 self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
                 continue
@@ -364,7 +376,7 @@ class ChangedFiles:
                 continue
             self._seen[key] = trusted
             self.changed += 1
-            yield InputRef(f.source, "hexo_dir", f.locator, str(f.path), digest, len(data), data=data)
+            yield InputRef(f.source, "hexo_dir", f.locator, os.fspath(f.where), digest, len(data), data=data)
 
     @property
     def discovered(self) -> int:

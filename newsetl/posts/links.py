@@ -14,25 +14,24 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass(slots=True)
 class Screened:
-    """Listed paths split into files to read (listed path, real path to read) and refusals (path, reason)."""
+    """Listed paths split into files to read (listed path, real path to read) and refusals (path, reason).
 
-    files: list[tuple[Path, Path]] = field(default_factory=list)
-    refused: list[tuple[Path, str]] = field(default_factory=list)
+    Paths are the listed ones relative to the root, as POSIX strings ('' for the root itself); the real path
+    to read is an absolute string.
+    """
+
+    files: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
-def _followed(path: Path) -> tuple[Path | None, str | None]:
+def _followed(path: str) -> tuple[str | None, str | None]:
     """(real path, None), or (None, why it cannot be followed)."""
     try:
-        return Path(os.path.realpath(path, strict=True)), None
+        return os.path.realpath(path, strict=True), None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return None, "symlink loop (a link that leads back to itself)"
@@ -41,45 +40,54 @@ def _followed(path: Path) -> tuple[Path | None, str | None]:
         return None, f"cannot follow symlink: {exc.strerror or exc}"
 
 
-def screen(paths: list[Path], root: Path, follow_symlinks: bool = False) -> Screened:
-    """Screen the paths listed under `root` (see the module docstring)."""
+def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = False) -> Screened:
+    """Screen the paths listed under `root`, given relative to it (see the module docstring).
+
+    Strings only, no Path objects: a listed path is `root`/`rel` as written (`..` parts are not collapsed),
+    a real path is `os.path.realpath`'s, and "inside" means equal to the real root or under it.
+    """
     out = Screened()
-    root_real = Path(os.path.realpath(root))
-    folders: dict[Path, bool] = {}  # listed folder -> reached without a symlink
-    for path in paths:
+    root = os.fspath(root)
+    root_real = os.path.realpath(root)
+    under = root_real if root_real.endswith("/") else root_real + "/"
+    folders: dict[str, bool] = {}  # listed folder (relative) -> reached without a symlink
+    join, lstat, realpath = os.path.join, os.lstat, os.path.realpath
+    for rel in rels:
+        path = join(root, rel) if rel else root
         try:
-            mode = os.lstat(path).st_mode
+            mode = lstat(path).st_mode
         except OSError:
             continue  # gone since it was listed
         if stat.S_ISDIR(mode):
             continue
-        parent = path.parent
+        parent = rel.rpartition("/")[0]
         plain = folders.get(parent)
         if plain is None:
-            plain = folders[parent] = Path(os.path.realpath(parent)) == root_real / parent.relative_to(root)
+            plain = folders[parent] = (realpath(join(root, parent)) == join(root_real, parent) if parent
+                                       else realpath(root) == root_real)
         if plain and not stat.S_ISLNK(mode):
             if stat.S_ISREG(mode):
-                out.files.append((path, path))
+                out.files.append((rel, path))
             else:
-                out.refused.append((path, "not a regular file (a FIFO, socket or device)"))
+                out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
         real, problem = _followed(path)
         if real is None:
-            out.refused.append((path, problem))
+            out.refused.append((rel, problem))
             continue
-        if not follow_symlinks and not _inside(real, root_real):
-            out.refused.append((path, f"symlink leads outside the source root (to {real}); "
-                                      "set follow_symlinks: true on the source to read it"))
+        if not follow_symlinks and real != root_real and not real.startswith(under):
+            out.refused.append((rel, f"symlink leads outside the source root (to {real}); "
+                                     "set follow_symlinks: true on the source to read it"))
             continue
         try:
             target = os.stat(real).st_mode
         except OSError as exc:
-            out.refused.append((path, f"cannot follow symlink: {exc.strerror or exc}"))
+            out.refused.append((rel, f"cannot follow symlink: {exc.strerror or exc}"))
             continue
         if stat.S_ISDIR(target):
             continue
         if not stat.S_ISREG(target):
-            out.refused.append((path, "not a regular file (a FIFO, socket or device)"))
+            out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
-        out.files.append((path, real))
+        out.files.append((rel, real))
     return out

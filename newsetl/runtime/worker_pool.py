@@ -96,23 +96,58 @@ def _ready() -> None:
     """A no-op whose only job is to make the pool start a worker process now."""
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """The shared pool of `workers` processes, started on first use (and again after a break)."""
+class _Pool(ProcessPoolExecutor):
+    """A process pool whose processes start hidden from the `__main__` script, whoever's call starts them."""
+
+    def _adjust_process_count(self) -> None:  # where ProcessPoolExecutor starts processes (3.11-3.13)
+        with _main_script_hidden():
+            super()._adjust_process_count()
+
+
+def worker_pool(workers: int, start: bool = True) -> ProcessPoolExecutor:
+    """The shared pool of `workers` processes; its processes start now (`start`), else on its first call.
+
+    A pool made with `start=False` costs nothing until something is submitted to it (or `warm()` runs): a
+    no-op rerun never starts a process (the forkserver's start, ~0.35 s, blocked the flow's first step).
+    """
     global _pool, _workers
     with _lock:
         if _pool is None or _workers != workers:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
-            _pool, _workers = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_init,
-                                                   initargs=(os.getpid(),)), workers
-            with _main_script_hidden():  # every process starts here: now, while the flow discovers input
-                for _ in range(workers):
-                    _pool.submit(_ready)
+            _pool, _workers = _Pool(workers, mp_context=_context(), initializer=_worker_init,
+                                    initargs=(os.getpid(),)), workers
+            if start:
+                _start(_pool, workers)
         return _pool
 
 
+def _start(pool: ProcessPoolExecutor, workers: int) -> None:
+    for _ in range(workers):  # each submit starts one process (they block until the forkserver forked it)
+        pool.submit(_ready)
+
+
+def warm() -> None:
+    """Start the shared pool's processes in the background, if there is a pool whose processes have not
+    started (the process runner's): the ingest calls it when it finds the first file to prepare, so the
+    workers start while that batch is being read."""
+    with _lock:
+        pool, workers = _pool, _workers
+    if pool is None or getattr(pool, "_processes", None):  # no pool, or started (no public API before 3.14)
+        return
+
+    def start() -> None:
+        try:
+            _start(pool, workers)
+        except Exception:  # broken or shut down meanwhile: the first real call starts a fresh pool
+            pass
+
+    threading.Thread(target=start, name="worker-pool-start", daemon=True).start()
+
+
 def current_pool() -> ProcessPoolExecutor | None:
-    """The shared pool if one is running (the process runner starts it), else None; starts nothing."""
+    """The shared pool if there is one (the process runner makes it; its processes may not have started:
+    they start on its first call), else None; starts nothing."""
     with _lock:
         return _pool
 
