@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import re
 import time
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from newsetl.flows.ingest import ingest
 from newsetl.flows.runners import with_runner
 from newsetl.posts.discover import ChangedFiles, FileStat, list_sources
 from newsetl.runtime import worker_pool
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _children() -> set[int]:
@@ -62,3 +66,40 @@ def test_changed_files_calls_on_read_once_before_the_first_read(tmp_path: Path) 
     calls.clear()
     rerun = ChangedFiles(files, known, stats=stats, on_read=lambda: calls.append(1))
     assert list(rerun) == [] and rerun.unread == 3 and calls == []  # nothing read: no worker started
+
+
+def _tricky_urls(count: int) -> list[str]:
+    """Seeded image references near the key form: case, ports, users, IPv6, fragments, queries, whitespace,
+    control and non-ASCII characters, relative and scheme-less references."""
+    rng = random.Random(15)
+    heads = ["http://", "https://", "HTTP://", "Https://", "//", "", "ftp://", "data:image/png,", "http:/", " https://"]
+    hosts = ["img.example.com", "IMG.Example.com", "a-b.c", "127.0.0.1", "[::1]", "h:8080", "u:p@h", "h.", "-h",
+             "ex\u00e4mple.com", "", "h..x", "xn--bcher-kva.ch", "h:", "h:99999", "[::1", "例子.中国", "h%41"]
+    parts = ["/", "/a/b.png", "?", "?x=1", "#f", "/p?", "/p??", "/p?q#", "\t", "\n", " ", "\x00", "\x7f", "\u3000",
+             "\u00a0", "/\u56fe.jpg", "/%E5%9B%BE", "/a b", "\\", "/[x]", "@", ":", "/..", "/./", "/~x", "&", ";"]
+    urls = []
+    for _ in range(count):
+        url = rng.choice(heads) + rng.choice(hosts) + "".join(rng.choice(parts) for _ in range(rng.randint(0, 4)))
+        urls.append(url + rng.choice(["", "", " ", "\n", "?"]))
+    return urls
+
+
+def test_the_key_form_shortcut_gives_what_urlsplit_gives() -> None:
+    """`normalize`'s shortcut for URLs already in key form equals its general (urlsplit) path, on the real
+    posts' image URLs and 20,000 seeded tricky references, with and without an article URL."""
+    from newsetl.images.urls import _KEY_FORM, _normalize, normalize
+
+    real = set()
+    for path in (ROOT / "tests" / "fixtures").glob("**/*.md"):
+        real.update(re.findall(r"""(?:src|headimg|thumbnail)\s*[=:]\s*["']?([^"'\s>]+)""",
+                               path.read_text("utf-8", "replace")))
+    assert len(real) > 100
+    urls = sorted(real) + _tricky_urls(20000)
+    shortcut = 0
+    for url in urls:
+        for article in (None, "https://news.example.com/a/b.html", "http://x.org"):
+            assert normalize(url, article) == _normalize((url or "").strip(), url, article), (url, article)
+        shortcut += _KEY_FORM.fullmatch(url.strip()) is not None
+    assert shortcut > 1000  # the shortcut is really taken, on real URLs too
+    assert normalize("https://img.example.com") == normalize("https://img.example.com/")
+    assert normalize("https://h/p?").key == "https://h/p"
