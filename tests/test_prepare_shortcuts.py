@@ -162,3 +162,90 @@ def test_drop_empty_blocks_as_before(html):
     _drop_empty_blocks(fast)
     assert lxml.html.tostring(fast) == lxml.html.tostring(plain)
 
+
+
+# -- session 5 shortcuts ---------------------------------------------------------------------------------
+
+HINT_PIECES = ["#", "## ", " ", "\t", "\n", "\r\n", "`", "```", "~~~", "-", "*", "+ ", "1", "123456789.", ")", ">",
+               "|", "!", "[", "]", "(", "](", "{%", "{%-", "x", "<!--", " more ", "-->", "<p>", "\u3000", "文"]
+HINT_EDGES = ["x\n|a|\nb", "|a| \t\nb", "x\n|a|\r\nb", "<p>x</p>\n   1. item", "<p>\n    1. item", "<p>\n>q",
+              "<p>a</p>\n1234567890. x", "<div>\n```", "x\n~~~", "<p>![](", "<p>[a](b c)", "<p>[a](b)", "<!--more-->",
+              "<!-- MORE -->", "<p>{%- raw", "<p>{% ", "\n", "x\n", "#\tx", "####### x", "\n- x", "\n-\tx", "-x"]
+
+
+def _random_texts(pieces: list[str], count: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))) for _ in range(count)]
+
+
+def test_markdown_hints_as_the_one_regex():
+    from newsetl.posts.markdown import MARKDOWN_HINTS, has_markdown_hints
+
+    bodies = [path.read_text(encoding="utf-8").split("---", 2)[2] for path in sorted(POSTS.rglob("*.md"))]
+    texts = bodies + HINT_EDGES + _random_texts(HINT_PIECES, 30_000, 5)
+    found = 0
+    for text in texts:
+        expected = MARKDOWN_HINTS.search(text) is not None
+        assert has_markdown_hints(text) == expected, repr(text)
+        found += expected
+    assert 3_000 < found < len(texts) - 3_000  # both answers are well represented
+
+
+YAML_PIECES = ["a", "b: ", ":", ": ", "? ", "?", "- ", "-", "[", "]", "{", "}", ",", " ", "\n", "\n  ", "\n    ",
+               "'x'", '"y"', "!!set ", "!!map ", "|", ">", "\r", "\x85", "\u2028", "1", "2021-01-01", "#c", "&a ",
+               "*a", "...", "---", "%YAML 1.1\n"]
+
+
+def test_front_matter_that_cannot_exceed_the_limits_passes_check_yaml():
+    """`cannot_exceed` lets loading skip check_yaml's event pass: under small random limits, whatever it lets
+    through check_yaml accepts, or refuses with the very parse error the loader raises."""
+    import random
+
+    import yaml
+
+    from newsetl.errors import RejectError
+    from newsetl.posts.limits import PostLimits, cannot_exceed, check_yaml
+
+    rng = random.Random(7)
+    passed = 0
+    for text in _random_texts(YAML_PIECES, 40_000, 7):
+        limits = PostLimits(max_yaml_nodes=rng.randint(2, 30), max_yaml_depth=rng.randint(1, 6))
+        if not cannot_exceed(text, limits):
+            continue
+        passed += 1
+        try:
+            check_yaml(text, limits)
+        except RejectError as exc:
+            pytest.fail(f"{text!r} within {limits}: {exc}")
+        except yaml.YAMLError as exc:
+            with pytest.raises(yaml.YAMLError) as loaded:
+                yaml.load(text, Loader=yaml.CSafeLoader)
+            assert str(loaded.value) == str(exc)
+    assert passed > 4_000
+    assert not cannot_exceed("a: &x [1]\nb: *x") and not cannot_exceed("a: 1\n--- b")
+    assert not cannot_exceed("[" * 65 + "]" * 65) and cannot_exceed("[" * 64 + "]" * 64)
+    assert not cannot_exceed("t: " + "x" * 5000) and cannot_exceed("t: " + "x" * 4990)
+
+
+def test_paragraphs_without_note_words_skip_the_note_patterns(monkeypatch):
+    """clean._flush skips _metadata/_note when a paragraph has none of the words the note patterns need: the
+    articles of the real posts and of paragraphs built around those words are what the long way gives."""
+    from newsetl.posts import clean
+
+    assert clean._note_gate(RULES.compiled(())) is not None
+    edge_body = "".join(f"<p>{text}</p>" for text in EDGE_TEXTS) + '<p><img src="a.png"></p><p>图片来源：网络</p>'
+    posts = [parse_post_text(path.read_text(encoding="utf-8"), InputRef("t", "hexo_dir", path.name, "/x", "h", 0),
+                             ZoneInfo("UTC")) for path in sorted(POSTS.rglob("*.md"))]
+    posts.append(parse_post_text(f"---\ntitle: edge\n---\n{edge_body}", InputRef("t", "hexo_dir", "e.md", "/x", "h", 0),
+                                 ZoneInfo("UTC")))
+    import copy
+
+    fast = [clean_post(copy.deepcopy(p), RULES) for p in posts]
+    monkeypatch.setattr(clean, "_note_gate", lambda rules: None)
+    slow = [clean_post(copy.deepcopy(p), RULES) for p in posts]
+    assert [a.content_hash for a in fast] == [a.content_hash for a in slow]
+    assert [(a.paragraphs, a.editor, a.origin, a.byline, a.photo_credit) for a in fast] == \
+        [(a.paragraphs, a.editor, a.origin, a.byline, a.photo_credit) for a in slow]
+    assert any(a.editor for a in fast) and any(a.origin for a in fast) and any(a.photo_credit for a in fast)

@@ -63,6 +63,22 @@ def _hosts(post: ParsedPost) -> set[str]:
     return hosts
 
 
+_note_gates: dict[int, tuple[CompiledRules, re.Pattern | None]] = {}
+
+
+def _note_gate(rules: CompiledRules) -> re.Pattern | None:
+    """Any word that a match of any note, credit, editor or origin pattern of `rules` needs (None: some pattern
+    needs none). A paragraph without one keeps its text and is no note: `_metadata` and `_note` are skipped.
+    Cached by the identity of `rules` (compiled once per rule set); the entry holds it, so its id is not reused."""
+    cached = _note_gates.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        patterns = rules.note_patterns + rules.credit_patterns + rules.editor_patterns + rules.origin_patterns
+        if len(_note_gates) > 256:
+            _note_gates.clear()
+        cached = _note_gates[id(rules)] = (rules, literals.gate(patterns) if patterns else None)
+    return cached[1]
+
+
 class _Cleaner:
     """One article's cleaning pass over its parsed HTML tree."""
 
@@ -83,6 +99,7 @@ class _Cleaner:
         self._decorations: set = set()
         self.heading_levels: dict[int, int] = {}  # paragraph position -> 1..6
         self.code_langs: dict[int, str] = {}      # paragraph position -> language of a code block
+        self._note_words = _note_gate(rules)
 
     # -- notes and phrases -------------------------------------------------------------------------
     def _note(self, text: str) -> bool:
@@ -199,8 +216,11 @@ class _Cleaner:
         if not text:
             return
         whole = text
-        text = self._metadata(text)
-        if not text or self._note(text) or (self._short(text) and self._boilerplate(text)):
+        dropped = False
+        if self._note_words is None or self._note_words.search(text) is not None:  # else no note pattern can match
+            text = self._metadata(text)
+            dropped = not text or self._note(text)
+        if dropped or (self._short(text) and self._boilerplate(text)):
             # the owner goes when this paragraph was all of its text (a leaf); the tree is unchanged until
             # _sanitized_html, so its text is the same here as before the notes were taken
             if owner is not self.root and normalize_text(owner.text_content()) == whole:
