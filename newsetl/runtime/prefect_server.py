@@ -21,6 +21,7 @@ Run as `python -m newsetl.runtime.prefect_server PORT PARENT_PID` this module is
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import signal
@@ -39,6 +40,8 @@ from newsetl.runtime.timeline import mark
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 WATCHDOG_SECONDS = 0.5
+STOP_POLL_SECONDS = 0.005  # the server's polls while it stops (uvicorn's own: 0.1 s)
+SETTLE_SECONDS = 1.0  # the least time the server runs before its services are stopped
 PORT_IN_USE = 3  # the server's exit code when someone took its port between our check and its bind
 
 
@@ -197,13 +200,77 @@ def _serve(port: int, parent: int) -> None:
     _die_with_parent(parent)
     import uvicorn
 
+    config = uvicorn.Config("prefect.server.api.server:create_app", factory=True, host="127.0.0.1", port=port,
+                            log_level="error", lifespan="on")
     try:
-        uvicorn.run("prefect.server.api.server:create_app", factory=True, host="127.0.0.1", port=port,
-                    log_level="error", lifespan="on")
+        server = _quick_stop_server(config)
+        server.run()
+        if not server.started:  # as uvicorn.run
+            sys.exit(1)
     except SystemExit as exc:  # uvicorn exits 1 when it cannot bind: tell the parent to pick another port
         if exc.code == 1 and not _port_free(port):
             sys.exit(PORT_IN_USE)
         raise
+
+
+def _quick_stop_server(config):
+    """uvicorn's Server, stopping as soon as it is asked (SIGTERM from `PrivateApi.stop`).
+
+    uvicorn notices a stop request on a 0.1 s tick, then waits a fixed 0.1 s after asking open connections
+    to close and polls connections and tasks every 0.1 s: 0.15-0.27 s of each command's exit went to these
+    sleeps. Here the signal wakes the main loop at once and the waits poll every STOP_POLL_SECONDS; the steps
+    are uvicorn's, in its order: stop accepting, shut connections down, let them and the running requests
+    finish (within `timeout_graceful_shutdown`), then the app's lifespan shutdown (Prefect stops its services
+    and flushes what they hold).
+    """
+    import uvicorn
+
+    class QuickStopServer(uvicorn.Server):
+        _wake: asyncio.Event | None = None
+        _loop: asyncio.AbstractEventLoop | None = None
+        _up_since = 0.0
+
+        def handle_exit(self, sig: int, frame) -> None:
+            super().handle_exit(sig, frame)
+            if self._loop is not None and self._wake is not None:
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+        async def main_loop(self) -> None:
+            self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+            self._up_since = self._loop.time()
+            counter = 0
+            while not await self.on_tick(counter):  # on_tick: uvicorn's once-a-tick upkeep and exit check
+                counter = (counter + 1) % 864000
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 0.1)
+                except asyncio.TimeoutError:
+                    pass
+
+        async def shutdown(self, sockets=None) -> None:
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
+            try:
+                await asyncio.wait_for(self._drained(), timeout=self.config.timeout_graceful_shutdown)
+            except asyncio.TimeoutError:
+                for task in self.server_state.tasks:
+                    task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+            if not self.force_exit:
+                # Prefect's background worker (docket) stopped within its first moments could hang ~5 s in
+                # its own start-up; uvicorn's sleeps used to give it that time (a run of a second or more
+                # never waits here).
+                await asyncio.sleep(self._up_since + SETTLE_SECONDS - asyncio.get_running_loop().time())
+                await self.lifespan.shutdown()
+
+        async def _drained(self) -> None:
+            await asyncio.sleep(STOP_POLL_SECONDS)
+            while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:
+                await asyncio.sleep(STOP_POLL_SECONDS)
+
+    return QuickStopServer(config)
 
 
 def _port_free(port: int) -> bool:
