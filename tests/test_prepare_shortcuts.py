@@ -36,6 +36,7 @@ EDGE_TEXTS = [
     "中证网讯（记者 黄一灵）2022年以来，市场", "文/李四", "文 / 李四 ", "审校｜赵六", "图片来源：网络", "来源：APP截图",
     "经授权转载。", "某某经授权发布", "扫描下方二维码关注", "长按识别二维码", "下载新浪财经APP", "THE END", "- THE END -",
     "作者作者：张三", "，编辑：王五", "撰文文字/某人", "头图来自：ABC，作者：D",
+    "▼", "▼▼", "↓↓↓", "⬇ ⬇", "▼扫码", "扫码▼", "qrcode", "appendQr_wrap", "erweima", "来源：", "（来源:新华社）",
 ]
 
 
@@ -57,7 +58,10 @@ def test_needed_words_of_the_rules():
     note = {p.pattern: literals.needed(p) for p in RULES.compiled(()).note_patterns}
     assert note[next(k for k in note if "(?P<author>" in k)] == ("作者",)
     assert note[next(k for k in note if "经授权" in k)] == ("经授权",)
-    assert literals.needed(re.compile("^[▼↓⬇]+$")) is None  # nothing literal in every match
+    assert literals.needed(re.compile("^[▼↓⬇]+$")) == ("↓", "▼", "⬇")  # one of a class of plain characters
+    assert literals.needed(re.compile("^[（(]?来源[：:]")) == ("来源",)  # a word before single characters
+    assert literals.needed(re.compile("[^▼]+")) is None and literals.needed(re.compile("[a-z]+")) is None
+    assert literals.needed(re.compile(r"[\d.]")) is None  # a category in the class: no condition
     assert literals.needed(re.compile("(?i)qr")) is None  # case-insensitive: no condition
     assert literals.needed(re.compile("x(?i:abc)")) == ("x",)  # the scoped-flag group gives nothing
     assert literals.needed(re.compile("(?:a|)bc")) == ("bc",)  # a branch that may be empty gives nothing

@@ -7,7 +7,8 @@ check passes, the pattern runs exactly as before. So `search(pattern, text)` ret
 `pattern.search(text)` returns, always.
 
 The words come from the pattern's own parse tree (`re._parser`): a run of literal characters that every match
-passes through, or one word per branch of an alternation every match passes through. A pattern with none
+passes through, one word per branch of an alternation every match passes through, or one character per member
+of a class of plain characters (`[▼↓⬇]`). A pattern with none
 (`^[▼↓⬇]+$`), case-insensitive flags or anything unusual gets no condition and is always searched.
 """
 
@@ -34,6 +35,7 @@ def _best(candidates: list[frozenset[str]]) -> frozenset[str] | None:
 def _sequence(items: list) -> frozenset[str] | None:
     """Words (any one of them) that every match of this sequence of parsed items contains, or None."""
     candidates: list[frozenset[str]] = []
+    characters: list[frozenset[str]] = []
     run: list[str] = []
     for op, av in items:
         if op is C.LITERAL:
@@ -57,11 +59,13 @@ def _sequence(items: list) -> frozenset[str] | None:
             low, _, sub = av
             if low >= 1:
                 found = _sequence(list(sub))
+        elif op is C.IN and all(kind is C.LITERAL for kind, _ in av):  # a class of plain characters: `[▼↓⬇]`
+            characters.append(frozenset(chr(code) for _, code in av))
         if found:
             candidates.append(found)
     if run:
         candidates.append(frozenset(["".join(run)]))
-    return _best(candidates)
+    return _best(candidates) or _best(characters)  # single characters only when there are no words
 
 
 def needed(pattern: re.Pattern) -> tuple[str, ...] | None:
