@@ -7,6 +7,7 @@ Expected errors print one line. Settings: command-line flag > NEWSETL_* environm
 from __future__ import annotations
 
 import argparse
+import gc
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -218,7 +219,7 @@ FLOW_MODULES = {"ingest": "newsetl.flows.ingest", "backfill": "newsetl.flows.bac
 FLOW_RUN_MODULES = ("prefect.flow_engine", "prefect.task_engine", "fastapi")
 
 
-def _private_api_ready(flow_module: str) -> None:
+def _private_api_ready(flow_module: str, program: bool = False) -> None:
     """Start a private Prefect API unless one is configured, import `flow_module` (and what a flow run will
     import) meanwhile, wait for it.
 
@@ -229,8 +230,16 @@ def _private_api_ready(flow_module: str) -> None:
 
     start_private_api()
     mark("api server started")
-    for module in (flow_module, *FLOW_RUN_MODULES):
-        importlib.import_module(module)
+    collecting = gc.isenabled()
+    gc.disable()  # these imports make ~400k objects: no collections meanwhile (1.60-1.69 -> 1.40-1.50 s CPU)
+    try:
+        for module in (flow_module, *FLOW_RUN_MODULES):
+            importlib.import_module(module)
+    finally:
+        if collecting:
+            if program:
+                gc.freeze()  # they live as long as the program: never scanned again
+            gc.enable()
     mark("flow module imported")
     wait_for_private_api()
     mark("api ready")
@@ -286,6 +295,7 @@ def _command(argv: list[str] | None) -> int:
     global _COMMAND_STARTED
     _COMMAND_STARTED = time.perf_counter()  # the wall time a summary reports includes Prefect's start-up
     mark("cli imported")
+    program = argv is None  # the `newsetl` program, not a call from Python
     argv = sys.argv[1:] if argv is None else list(argv)
     set_log_format(format_from_argv(argv))
     try:
@@ -304,7 +314,7 @@ def _command(argv: list[str] | None) -> int:
         if args.command == "ingest":
             _list_ahead(args.paths, config)
         if args.command in FLOW_MODULES:
-            _private_api_ready(FLOW_MODULES[args.command])
+            _private_api_ready(FLOW_MODULES[args.command], program=program)
         if args.command in FLOW_MODULES or args.command == "serve":  # commands that run flows
             quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
             if is_json():
