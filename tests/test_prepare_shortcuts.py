@@ -253,3 +253,84 @@ def test_paragraphs_without_note_words_skip_the_note_patterns(monkeypatch):
     assert [(a.paragraphs, a.editor, a.origin, a.byline, a.photo_credit) for a in fast] == \
         [(a.paragraphs, a.editor, a.origin, a.byline, a.photo_credit) for a in slow]
     assert any(a.editor for a in fast) and any(a.origin for a in fast) and any(a.photo_credit for a in fast)
+
+
+SOUP_PIECES = [
+    "<b>", "</b>", "<B>", "</br>", "<br/>", "<bé>", "<b.x>", "<b:x>", "<b-x>", "<b,x>", "<b\tclass=x>", "<p>", "</p>",
+    "<P ALIGN=center>", "<table>", "<tr>", "<td>", "</table>", "<li>", "<ul>", "<form>", "<option>", "<html>",
+    "<body>", "<head>", "<title>", "<frameset>", "text", " ", "\n", "\r\n", "<", ">", "/", "=", "'", '"', "<img src=x>",
+    "<!--", "-->", "<![CDATA[", "]]>", "<?pi ?>", "<!DOCTYPE html>", "<svg>", "<math>", "<script>", "</script>",
+    "<style>", "<textarea>", "<xmp>", "<a href='x'>", "</a>", '<span class="img_descr">', "<SPAN CLASS='a img_descr'>",
+    "<div style='text-align:center'>", "<p style=\"text-align: center\">", "&amp;", "&#60;", "<object>",
+    "<iframe src=y>", "<figure>", "<figcaption>", "<FigCaption>", "\x00", "<strong>", "<font cms-style='strong-Bold'>",
+    "<p class=img-desc>", "<i id=k hidden>", "<em style=display:none>", "<div class='caption-text\r\nx'>",
+    "<p align=center>", "<span", "<strong class=", "<img class=avatar src=a.png>", "<div class=appendQr_wrap>",
+]
+EXTRA_SELECTORS = ["b", "BR", "span.x", "#k", "[class|=img]", "p[align=center]", "div > span", "p:not(.x)",
+                   "a:first-child", "[title~=w]", "em + b", "td ~ td", "font[cms-style*=strong-Bold]", "*", "[hidden]"]
+
+
+def _soups(count: int) -> list[str]:
+    return _random_texts(SOUP_PIECES, count, 13)
+
+
+def test_every_tag_of_a_tree_is_written_in_its_source():
+    """selector_gate relies on it: an element not implied by libxml2 comes from `<tag` / `</tag` in the text
+    parse_html_source gives back, and with no `&` in that text every attribute value is a piece of it."""
+    from newsetl.posts.limits import parse_html_source
+    from newsetl.posts.selector_gate import IMPLIED, tag_pattern
+
+    bodies = [path.read_text(encoding="utf-8").split("---", 2)[2] for path in sorted(POSTS.rglob("*.md"))]
+    checked = 0
+    for html in bodies + _soups(6_000):
+        try:
+            root, source = parse_html_source(html)
+        except Exception:  # noqa: BLE001 - a rejected body has no tree to check
+            continue
+        for element in root.iter():
+            if isinstance(element.tag, str) and element is not root and element.tag not in IMPLIED:
+                assert tag_pattern(element.tag).search(source), (element.tag, html)
+                checked += 1
+            if isinstance(element.tag, str) and "&" not in source:
+                for value in element.values():
+                    assert all(piece in source for piece in re.split("[\r\n]", value)), (value, html)
+    assert checked > 10_000
+
+
+def test_selector_gate_never_hides_a_match():
+    """Where a rule selector (or a few more) finds something in a tree, may_match says it may: on the real posts
+    and on tag soup with upper-case tags, broken tags, end tags, references and tags cut off by the end."""
+    from lxml.cssselect import CSSSelector
+
+    from newsetl.posts import selector_gate
+    from newsetl.posts.limits import parse_html_source
+
+    selectors = {s.css: s for c in COMPILED for s in (c.remove, c.promo_blocks, c.decoration_images, c.captions,
+                                                        c.caption_candidates, c.bold) if s is not None}
+    selectors.update({css: CSSSelector(css) for css in EXTRA_SELECTORS})
+    bodies = [path.read_text(encoding="utf-8").split("---", 2)[2] for path in sorted(POSTS.rglob("*.md"))]
+    found = skipped = 0
+    for html in bodies + _soups(3_000):
+        try:
+            root, source = parse_html_source(html)
+        except Exception:  # noqa: BLE001
+            continue
+        for selector in selectors.values():
+            may = selector_gate.may_match(selector, source)
+            if selector(root):
+                assert may, (selector.css, html)
+                found += 1
+            skipped += not may
+    assert found > 2_000 and skipped > 20_000
+
+
+def test_selector_gates_of_the_rules():
+    from newsetl.posts.selector_gate import gate_for
+
+    assert gate_for("[hidden]") is None and gate_for("p") is None and gate_for("*") is None and gate_for("div") is None
+    assert gate_for("style, [hidden]") is None  # one part with nothing to check: always run
+    gate = gate_for("span.img_descr")
+    assert gate.may_match("<SPAN class='a img_descr'>") and not gate.may_match("<spanx class=img_descr>")
+    assert not gate.may_match("<span class=img_desc>") and gate.may_match("<span class=img_d&#101;scr>")
+    assert gate_for("[class*=x i]") is None  # a case flag: the value can be written in any case
+    assert gate_for("b").may_match("</B>") and not gate_for("b").may_match("<br><body><blockquote>")

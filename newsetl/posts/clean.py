@@ -13,13 +13,14 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
+from lxml.cssselect import CSSSelector
 
 from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
-from newsetl.posts import captions, literals, notes, promo
+from newsetl.posts import captions, literals, notes, promo, selector_gate
 from newsetl.posts.sanitize import sanitize_html
-from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html, reason
+from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html_source, reason
 from newsetl.posts.tables import cleaned_batch
 
 BLOCK_TAGS = frozenset(
@@ -312,8 +313,14 @@ class _Cleaner:
             parts.append(element.tail)
 
     # -- the pass -----------------------------------------------------------------------------------
+    def _select(self, selector: CSSSelector | None, root: etree._Element) -> list:
+        """The elements `selector` (a rule's CSS selector) finds; not run where the source cannot hold one."""
+        if selector is None or not selector_gate.may_match(selector, self.source):
+            return []
+        return selector(root)
+
     def run(self, html: str, limits: PostLimits = DEFAULT_LIMITS) -> tuple[str, str]:
-        root = parse_html(html, limits)  # bounded: tag count, depth flattened (newsetl/posts/limits.py)
+        root, self.source = parse_html_source(html, limits)  # bounded: tag count, depth (newsetl/posts/limits.py)
         self.root = root
         rules = self.rules
         for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):  # one walk for both
@@ -328,21 +335,21 @@ class _Cleaner:
                 frame.set("src", src)
         promo_images: list[str | None] = []
         if rules.promo_blocks is not None:
-            for block in rules.promo_blocks(root):
+            for block in self._select(rules.promo_blocks, root):
                 promo_images.extend(self._image_url(img) for img in block.iter("img"))
                 if block.getparent() is not None:
                     block.drop_tree()
-        if rules.remove is not None:
+        if rules.remove is not None and selector_gate.may_match(rules.remove, self.source):
             for element in rules.remove(root):
                 if element.getparent() is not None:
                     element.drop_tree()
         for block in promo.promo_blocks(root, rules.promo_shape):  # QR codes near a call to action
             promo_images.extend(self._image_url(img) for img in block.iter("img"))
             block.drop_tree()
-        self._decorations = set(rules.decoration_images(root)) if rules.decoration_images is not None else set()
-        self._captions = set(rules.captions(root)) if rules.captions is not None else set()
+        self._decorations = set(self._select(rules.decoration_images, root))
+        self._captions = set(self._select(rules.captions, root))
         if rules.caption_candidates is not None:
-            self._candidates = set(rules.caption_candidates(root)) - self._captions
+            self._candidates = set(self._select(rules.caption_candidates, root)) - self._captions
             self._captions |= self._candidates
         parts: list[str] = []
         if root.text:
@@ -359,7 +366,7 @@ class _Cleaner:
             if element.getparent() is not None:
                 element.drop_tree()
         if self.rules.bold is not None:
-            for element in self.rules.bold(root):
+            for element in self._select(self.rules.bold, root):
                 element.tag = "strong"
                 element.attrib.clear()
         code = {e for pre in root.iter("pre") for e in pre.iter()}  # code keeps its line breaks

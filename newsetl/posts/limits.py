@@ -220,19 +220,27 @@ def flatten_html(html: str, max_depth: int) -> str:
 def parse_html(html: str, limits: PostLimits = DEFAULT_LIMITS) -> etree._Element:
     """An HTML body as an lxml tree under one `<div>`, nested at most `max_html_depth` deep, no text lost,
     with at most `max_html_elements` elements (cleaning costs ~10-60 us per element)."""
+    return parse_html_source(html, limits)[0]
+
+
+def parse_html_source(html: str, limits: PostLimits = DEFAULT_LIMITS) -> tuple[etree._Element, str]:
+    """`parse_html`, and a text holding all the tree was parsed from (newsetl/posts/selector_gate.py reads it):
+    the body as given to libxml2, inside the `<html><body>` ... `</body></html>` lxml wraps a fragment in (a tag
+    or attribute value left open at the end of the body runs on into that closing text)."""
     html = _NOT_XML.sub("", html)
     if "&#" in html:
         html = _NOT_XML_REF.sub("", html)
     depth = limits.max_html_depth
     root = _fragment(html)
     if _deeper_than(depth)(root):
-        root = _fragment(flatten_html(html, depth // 2))
+        html = flatten_html(html, depth // 2)
+        root = _fragment(html)
         if _deeper_than(depth)(root):
             raise RejectError("clean", f"HTML nested deeper than {depth} levels even after flattening")
     elements = int(_COUNT_ELEMENTS(root))
     if elements > limits.max_html_elements:
         raise RejectError("clean", f"too many HTML elements: {elements:,} (limit {limits.max_html_elements:,})")
-    return root
+    return root, f"<html><body>{html}</body></html>"
 
 
 _parsers = threading.local()

@@ -1,0 +1,111 @@
+"""A cheap necessary condition for a site rule's CSS selector: text its matches need in the HTML source.
+
+The cleaner runs three or four rule selectors per post (`remove`, `captions`, `caption_candidates`, `bold`);
+each comma part of one walks the whole tree in libxml2. Most posts hold nothing any part could match: no
+`<figcaption>`, no `text-align: center`. `may_match(selector, source)` answers False only when the tree parsed
+from `source` cannot hold a match, so the cleaner skips the XPath and takes its empty result. Where it answers
+True the selector runs exactly as before.
+
+What an element matching a compound selector (`span.img_descr`, `[style*='text-align:center'] > p`) needs:
+- its tag, unless `*` or one of IMPLIED: an element comes from a start or end tag `<name` / `</name` of the
+  source, in any letter case (`tag_pattern`), or is one libxml2 implies (html, head, body, p) or the
+  cleaner's own (the root `<div>`, the embed tag);
+- the value of a class, id or attribute condition (`=`, `~=`, `|=`, `^=`, `$=`, `*=` without a case flag):
+  an attribute value is the source's text as it is when the source has no character reference (no `&`) and
+  the value has no line break (the parser turns CR LF into LF). With a `&` in the source only tags count.
+Both sides of a combinator must match; `:not(...)`, pseudo-classes and functions add conditions, so only the
+element they apply to counts. A part with nothing to check, or anything not understood, means always run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cssselect import parse
+from cssselect.parser import Attrib, Class, CombinedSelector, Element, Function, Hash, Negation, Pseudo
+
+IMPLIED = frozenset({"html", "head", "body", "p", "div", "newsetl-embed"})
+_VALUE_OPERATORS = frozenset({"=", "~=", "|=", "^=", "$=", "*="})
+
+# One gate per selector object (by identity; the entry holds the selector, so its id is not reused).
+_gates: dict[int, tuple[object, "Gate | None"]] = {}
+
+
+class Gate:
+    """The comma parts of a selector as (tag patterns, attribute values) that a match of the part needs."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[tuple[list[re.Pattern], list[str]]]) -> None:
+        self.parts = parts
+
+    def may_match(self, source: str) -> bool:
+        references = "&" in source
+        for tags, values in self.parts:
+            if (references or all(value in source for value in values)) and \
+                    all(tag.search(source) is not None for tag in tags):
+                return True
+        return False
+
+
+def tag_pattern(tag: str) -> re.Pattern:
+    """`<tag` or `</tag` in any letter case, not followed by a character that would continue a tag name in
+    libxml2's older parser (ASCII letters, digits, `:_.-`) or its HTML5 tokenizer (all but space, `/`, `>`)."""
+    return re.compile("</?" + re.escape(tag) + "(?![A-Za-z0-9:_.-])", re.IGNORECASE)
+
+
+def _needs(node: object, tags: set[str], values: set[str]) -> None:
+    """Add to `tags` and `values` what an element matching `node` (a cssselect parsed tree) needs."""
+    if isinstance(node, Element):
+        tag = (node.element or "*").lower()
+        if tag != "*" and tag not in IMPLIED and node.namespace is None:
+            tags.add(tag)
+    elif isinstance(node, Class):
+        _needs(node.selector, tags, values)
+        values.add(node.class_name)
+    elif isinstance(node, Hash):
+        _needs(node.selector, tags, values)
+        values.add(node.id)
+    elif isinstance(node, Attrib):
+        _needs(node.selector, tags, values)
+        value = getattr(node.value, "value", None)
+        if node.operator in _VALUE_OPERATORS and node.namespace is None and getattr(node, "flag", None) is None \
+                and isinstance(value, str):
+            values.add(value)
+    elif isinstance(node, CombinedSelector):
+        _needs(node.selector, tags, values)
+        _needs(node.subselector, tags, values)
+    elif isinstance(node, (Negation, Pseudo, Function)):
+        _needs(node.selector, tags, values)
+
+
+def gate_for(css: str) -> Gate | None:
+    """The gate of a selector list, or None when one of its parts needs nothing that can be checked."""
+    try:
+        selectors = parse(css)
+    except Exception:  # noqa: BLE001 - lxml compiled it; a parse we cannot read just means no gate
+        return None
+    parts = []
+    for selector in selectors:
+        if selector.pseudo_element is not None:
+            return None
+        tags: set[str] = set()
+        values: set[str] = set()
+        _needs(selector.parsed_tree, tags, values)
+        values = {v for v in values if v and "\r" not in v and "\n" not in v}
+        if not tags and not values:
+            return None
+        parts.append(([tag_pattern(tag) for tag in sorted(tags)],
+                      sorted(values, key=len, reverse=True)))
+    return Gate(parts) if parts else None
+
+
+def may_match(selector: object, source: str) -> bool:
+    """False only when no element of the tree parsed from `source` can match `selector` (an lxml CSSSelector)."""
+    cached = _gates.get(id(selector))
+    if cached is None or cached[0] is not selector:
+        if len(_gates) > 4096:
+            _gates.clear()
+        cached = _gates[id(selector)] = (selector, gate_for(getattr(selector, "css", "")))
+    gate = cached[1]
+    return gate is None or gate.may_match(source)
