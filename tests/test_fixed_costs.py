@@ -51,8 +51,12 @@ def test_changed_files_calls_on_read_once_before_the_first_read(tmp_path: Path) 
         (root / name).write_text(f"---\ntitle: {name}\n---\n<p>{name}</p>\n")
         old = time.time() - 60  # older than the racy window: its stat is trusted
         os.utime(root / name, (old, old))
+    (root / "link.md").symlink_to(root / "a.md")  # read as its target, with the target's stat
     files = list_sources([(HexoDirSource(name="s", path=root), root)]).files
-    assert [(f.locator, f.path) for f in files] == [(n, root / n) for n in ("a.md", "b.md", "c.md")]
+    assert [(f.locator, f.path) for f in files] == [(n, root / n) for n in ("a.md", "b.md", "c.md")] + [
+        ("link.md", root / "a.md")]
+    assert [f.stat.st_ino for f in files] == [os.stat(root / n).st_ino for n in ("a.md", "b.md", "c.md", "a.md")]
+    files = files[:3]
 
     calls: list[int] = []
     first = ChangedFiles(files, {}, on_read=lambda: calls.append(1))

@@ -43,12 +43,14 @@ class FileStat(NamedTuple):
 class PostFile:
     """One listed post file: its source, its locator (path relative to the source root) and where it is.
 
-    `where` is the file to read (a string from listing: 20k Path objects cost as much as the listing itself).
+    `where` is the file to read (a string from listing: 20k Path objects cost as much as the listing itself);
+    `stat` its stat when listing took one (`ChangedFiles` then does not stat it again).
     """
 
     source: str
     locator: str
     where: str | Path
+    stat: os.stat_result | None = None
 
     @property
     def path(self) -> Path:
@@ -301,8 +303,8 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         if rels is None:
             rels = _matching(root, source.globs, source.exclude)
         screened = screen(root, rels, source.follow_symlinks)  # on strings: no Path per listed name
-        for rel, real in screened.files:
-            out.files.append(PostFile(source.name, rel or ".", real))
+        for rel, real, found in screened.files:
+            out.files.append(PostFile(source.name, rel or ".", real, found))
         for rel, why in screened.refused:
             out.rejects.append(Reject(source.name, rel or ".", "read", why))
     return out
@@ -349,7 +351,7 @@ class ChangedFiles:
             key = (f.source, f.locator)
             salt = self.salts.get(f.source) or ""
             try:
-                st = os.stat(f.where)
+                st = f.stat or os.stat(f.where)  # the stat screening took, a moment ago
                 stat = FileStat(st.st_size, st.st_mtime_ns, st.st_ino, salt)
                 if not self.rehash and key in self.known and self.stats.get(key) == stat:
                     self.unchanged += 1

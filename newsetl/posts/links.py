@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Screened:
-    """Listed paths split into files to read (listed path, real path to read) and refusals (path, reason).
+    """Listed paths split into files to read (listed path, real path to read, its stat) and refusals (path,
+    reason).
 
     Paths are the listed ones relative to the root, as POSIX strings ('' for the root itself); the real path
-    to read is an absolute string.
+    to read is an absolute string, and its stat the one screening took (the file it leads to).
     """
 
-    files: list[tuple[str, str]] = field(default_factory=list)
+    files: list[tuple[str, str, os.stat_result]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -55,9 +56,10 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
     for rel in rels:
         path = join(root, rel) if rel else root
         try:
-            mode = lstat(path).st_mode
+            found = lstat(path)
         except OSError:
             continue  # gone since it was listed
+        mode = found.st_mode
         if stat.S_ISDIR(mode):
             continue
         parent = rel.rpartition("/")[0]
@@ -67,7 +69,7 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
                                        else realpath(root) == root_real)
         if plain and not stat.S_ISLNK(mode):
             if stat.S_ISREG(mode):
-                out.files.append((rel, path))
+                out.files.append((rel, path, found))
             else:
                 out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
@@ -80,14 +82,14 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
                                      "set follow_symlinks: true on the source to read it"))
             continue
         try:
-            target = os.stat(real).st_mode
+            followed = os.stat(real)
         except OSError as exc:
             out.refused.append((rel, f"cannot follow symlink: {exc.strerror or exc}"))
             continue
-        if stat.S_ISDIR(target):
+        if stat.S_ISDIR(followed.st_mode):
             continue
-        if not stat.S_ISREG(target):
+        if not stat.S_ISREG(followed.st_mode):
             out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
-        out.files.append((rel, real))
+        out.files.append((rel, real, followed))
     return out
