@@ -334,3 +334,7 @@ def test_selector_gates_of_the_rules():
     assert not gate.may_match("<span class=img_desc>") and gate.may_match("<span class=img_d&#101;scr>")
     assert gate_for("[class*=x i]") is None  # a case flag: the value can be written in any case
     assert gate_for("b").may_match("</B>") and not gate_for("b").may_match("<br><body><blockquote>")
+    both = gate_for("p[style*='text-align:center'], p[align=center], b, strong, span.x, span")
+    assert [([t.pattern for t in tags], values) for tags, values in both.parts] == [
+        (["</?(?:b|span|strong)(?![A-Za-z0-9:_.-])"], []), ([], ["center"])]  # what the others imply is left out
+    assert both.may_match("<p align=center>") and both.may_match("<SPAN>") and not both.may_match("<p><br>")

@@ -48,10 +48,11 @@ class Gate:
         return False
 
 
-def tag_pattern(tag: str) -> re.Pattern:
-    """`<tag` or `</tag` in any letter case, not followed by a character that would continue a tag name in
-    libxml2's older parser (ASCII letters, digits, `:_.-`) or its HTML5 tokenizer (all but space, `/`, `>`)."""
-    return re.compile("</?" + re.escape(tag) + "(?![A-Za-z0-9:_.-])", re.IGNORECASE)
+def tag_pattern(*tags: str) -> re.Pattern:
+    """`<tag` or `</tag` (of any of `tags`) in any letter case, not followed by a character that would continue
+    a tag name in libxml2's older parser (ASCII letters, digits, `:_.-`) or its HTML5 tokenizer (all but space,
+    `/`, `>`)."""
+    return re.compile("</?(?:" + "|".join(map(re.escape, tags)) + ")(?![A-Za-z0-9:_.-])", re.IGNORECASE)
 
 
 def _needs(node: object, tags: set[str], values: set[str]) -> None:
@@ -95,9 +96,26 @@ def gate_for(css: str) -> Gate | None:
         values = {v for v in values if v and "\r" not in v and "\n" not in v}
         if not tags and not values:
             return None
-        parts.append(([tag_pattern(tag) for tag in sorted(tags)],
-                      sorted(values, key=len, reverse=True)))
-    return Gate(parts) if parts else None
+        parts.append((frozenset(tags), frozenset(values)))
+    return _gate(parts) if parts else None
+
+
+def _implies(part: tuple[frozenset, frozenset], other: tuple[frozenset, frozenset]) -> bool:
+    """Whether the source holding what `part` needs means it holds what `other` needs (a value inside another
+    counts: `text-align:center` holds `center`)."""
+    return other[0] <= part[0] and all(any(v in w for w in part[1]) for v in other[1])
+
+
+def _gate(parts: list[tuple[frozenset, frozenset]]) -> Gate:
+    """The parts a gate has to check: a part is left out when another that it implies is kept (if it may match,
+    so may that one), and the parts needing one tag and nothing else become one pattern."""
+    unique = list(dict.fromkeys(parts))
+    kept = [p for p in unique if not any(q != p and _implies(p, q) for q in unique)]
+    single = sorted(t for tags, values in kept if len(tags) == 1 and not values for t in tags)
+    checks = [([tag_pattern(*single)], [])] if single else []
+    checks += [([tag_pattern(t) for t in sorted(tags)], sorted(values, key=len, reverse=True))
+               for tags, values in kept if len(tags) != 1 or values]
+    return Gate(checks)
 
 
 def may_match(selector: object, source: str) -> bool:
