@@ -26,7 +26,7 @@ from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.sources import count_drafts, usable_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
-from newsetl.flows.batches import Submitted, submitter, wait_all
+from newsetl.flows.batches import Submitted, let_go, submitter, wait_all
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
 from newsetl.flows.post_links import deferred_links, dependents_step, relink_step
@@ -197,7 +197,8 @@ def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadC
             total.add(load_task(con, batch, run_id, force=force, stats=stats))
             load_seconds += time.perf_counter() - started
             done += len(batch.items) + len(batch.rejects)
-            del batch  # drop the finished batch before waiting for the next
+            let_go(batch)  # its rows, now: the finished future still holds the batch (see let_go)
+            del batch
             report("load", done + (skipped() if skipped else 0), expected)
     finally:
         sys.setswitchinterval(switch_interval)

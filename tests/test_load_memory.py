@@ -1,0 +1,69 @@
+"""Memory of the load loop: a loaded batch's rows are freed at once, not when the cyclic GC next runs.
+
+A finished Prefect future and the concurrent.futures.Future it wraps form a reference cycle that holds the
+future's result (flows/batches.py `let_go`). With the garbage collector off, nothing but the loader's own
+release can free a loaded batch's Arrow rows: this test sees them freed while the run is still going.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from newsetl.config import HexoDirSource, config_from_dict
+from newsetl.posts.limits import PostLimits
+from tests.helpers import rows
+
+RULES = config_from_dict({}, base_dir=Path(".")).site_rules()
+
+
+@pytest.fixture
+def no_gc():
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_each_loaded_batch_is_freed_before_the_next_is_loaded(tmp_path, posts_dir, no_gc):
+    from prefect import flow
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from newsetl.flows.batches import submitter
+    from newsetl.flows.ingest import input_batches, load_batches
+    from newsetl.posts.discover import ChangedFiles, list_sources
+    from newsetl.tasks.posts import prepare_task
+    from newsetl.warehouse.articles import LoadCounts
+    from newsetl.warehouse.db import writer
+
+    source = HexoDirSource(name="posts", path=posts_dir)
+    seen: list[weakref.ref] = []  # each prepared batch's articles table, as the loader is handed it
+    alive_at_next: list[int] = []  # how many earlier tables were still alive when each batch came
+
+    def watch(batch) -> None:
+        alive_at_next.append(sum(ref() is not None for ref in seen))
+        seen.append(weakref.ref(batch.tables.articles))
+
+    @flow(name="load-memory-test", task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def run() -> LoadCounts:
+        with writer(tmp_path / "wh.duckdb") as con:
+            changed = ChangedFiles(list_sources([(source, posts_dir)]).files, {})
+            submit = submitter(prepare_task, ["utf-8"], {"posts": ZoneInfo("UTC")}, RULES, PostLimits())
+            total, rejects = LoadCounts(), []
+            load_batches(con, (submit(b) for b in input_batches(changed, 4)), total, rejects, "run", 15,
+                         on_batch=watch)
+            assert rejects == []
+            return total
+
+    total = run()
+    assert total.new == 15
+    assert len(seen) == 4  # 15 posts in batches of 4
+    assert alive_at_next == [0, 0, 0, 0]  # without the release: [0, 1, 2, 3], held by the futures' cycles
+    assert [ref() for ref in seen] == [None] * 4
+    assert rows(tmp_path / "wh.duckdb", "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(15, 15)]
