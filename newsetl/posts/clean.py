@@ -371,7 +371,7 @@ class _Cleaner:
                 element.attrib.clear()
         code = {e for pre in root.iter("pre") for e in pre.iter()}  # code keeps its line breaks
         for element in list(root.iter()):
-            if element in code:
+            if code and element in code:
                 element.attrib.clear()
                 continue
             tag = element.tag
@@ -401,12 +401,15 @@ class _Cleaner:
                 continue
             names = element.keys()
             if names:
-                if tag == "a" and element.get("href"):
-                    element.set("href", resolve_url(element.get("href"), self.post.link_base))
+                attrib = element.attrib
+                if tag == "a":
+                    href = attrib.get("href")
+                    if href:
+                        attrib["href"] = resolve_url(href, self.post.link_base)
                 keep = KEEP_ATTRS.get(tag, ())
                 for name in names:
                     if name not in keep:
-                        del element.attrib[name]
+                        del attrib[name]
             if tag in UNWRAP_TAGS:
                 element.drop_tag()
         _drop_empty_blocks(root)
@@ -428,10 +431,18 @@ def _drop_empty_blocks(root: etree._Element) -> None:
         parent = element.getparent()
         if parent is None:
             continue
-        full = element in filled or element.tag == "img" or bool(element.text and element.text.strip())
-        if full or (element.tail and element.tail.strip()):
+        tag = element.tag
+        if element in filled or tag == "img":
             filled.add(parent)
-        if not full and element.tag in BLOCK_TAGS:
+            continue
+        text = element.text  # each read decodes from the tree: read once
+        if text and not text.isspace():  # not all whitespace: what `text.strip()` tells
+            filled.add(parent)
+            continue
+        tail = element.tail
+        if tail and not tail.isspace():
+            filled.add(parent)
+        if tag in BLOCK_TAGS:
             element.drop_tree()
 
 

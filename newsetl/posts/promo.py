@@ -67,14 +67,14 @@ def _holders(root: etree._Element, names: re.Pattern | None) -> set:
     holders: set = set()
     unnamed = names is not None and names.search("") is not None  # a rule matching "" names everything
     for node in root.iter():
-        if not isinstance(node.tag, str):
-            continue
-        if node.tag != "img" and names is not None:
-            label = " ".join(filter(None, (node.get("class"), node.get("id"))))
+        tag = node.tag
+        if tag != "img":
+            if names is None or not isinstance(tag, str):
+                continue
+            classes, name = node.get("class"), node.get("id")
+            label = " ".join(filter(None, (classes, name))) if classes is not None or name is not None else ""
             if not (names.search(label) if label else unnamed):
                 continue
-        elif node.tag != "img":
-            continue
         while node is not None and node not in holders:  # it and its ancestors (stop at a marked one)
             holders.add(node)
             node = node.getparent()
