@@ -38,7 +38,7 @@ from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.posts.roots import sources_for_paths as path_sources
 from newsetl.runs import RunSummary
 from newsetl.warehouse.articles import LoadCounts
-from newsetl.warehouse.db import checkpoint, limit_memory, writer
+from newsetl.warehouse.db import checkpoint, limit_memory, release_memory, writer
 from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_roots import record_roots, recorded_roots
 from newsetl.warehouse.source_files import known_hashes, known_stats, refresh_stats
@@ -142,6 +142,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
     checkpoint(con)  # fold the run's write-ahead log into the warehouse file
+    release_memory(con, config.memory_limit)  # what loading freed, before the images and analytics steps
     summary.stage_seconds["checkpoint"] = time.perf_counter() - stage_start
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged

@@ -67,3 +67,27 @@ def test_each_loaded_batch_is_freed_before_the_next_is_loaded(tmp_path, posts_di
     assert alive_at_next == [0, 0, 0, 0]  # without the release: [0, 1, 2, 3], held by the futures' cycles
     assert [ref() for ref in seen] == [None] * 4
     assert rows(tmp_path / "wh.duckdb", "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(15, 15)]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def test_release_memory_gives_back_what_duckdb_freed_and_keeps_the_limit(tmp_path):
+    from newsetl.warehouse.db import limit_memory, release_memory, writer
+
+    with writer(tmp_path / "wh.duckdb") as con:
+        limit_memory(con, "512MB")
+        before = _rss_mb()
+        con.execute("CREATE TABLE t AS SELECT range::VARCHAR || repeat('x', 200) AS s FROM range(600000)")
+        assert con.execute("SELECT count(DISTINCT s) FROM t").fetchone() == (600000,)
+        con.execute("CHECKPOINT")
+        grown = _rss_mb() - before
+        release_memory(con, "512MB")
+        kept = _rss_mb() - before
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
+        release_memory(con, None)  # DuckDB's own default limit: left alone
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
+    assert grown > 100, grown  # the query's hash table and the checkpoint, freed but kept by DuckDB's allocator
+    assert kept < grown / 2, (grown, kept)
