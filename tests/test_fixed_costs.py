@@ -6,6 +6,7 @@ import os
 import random
 import re
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
@@ -132,3 +133,33 @@ def test_the_private_api_stops_gracefully_and_at_once() -> None:
         api.stop()
     assert process.returncode == -signal.SIGTERM  # not killed after the 5 s grace
     assert took < 4, took  # uvicorn's own stop took 0.26-0.33 s on a quiet machine, this one 0.03-0.07 s
+
+
+def test_images_are_registered_in_chunks_with_the_same_rows(tmp_path: Path, posts_dir: Path, monkeypatch) -> None:
+    """register_images keys the article_images rows CHUNK_ROWS at a time (memory flat in corpus size): the
+    article_images and image_fetches rows equal those of one chunk holding them all."""
+    import duckdb
+
+    import newsetl.images.register as register
+
+    config = config_from_dict({"warehouse": str(tmp_path / "wh.duckdb"), "images": {"enabled": False},
+                               "reporting": {"enabled": False}, "runner": {"kind": "threads"},
+                               "sources": [{"name": "posts", "type": "hexo_dir", "path": str(posts_dir)}]},
+                              base_dir=tmp_path)
+    with_runner(ingest, config)(config)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+    def registered(chunk: int) -> tuple[int, list, list]:
+        con.execute("UPDATE article_images SET fetch_url = NULL, sha256 = NULL")  # as before the first run's step
+        con.execute("DELETE FROM image_fetches")
+        monkeypatch.setattr(register, "CHUNK_ROWS", chunk)
+        added = register.register_images(con, run_id="r", now=now)
+        return (added, con.execute("SELECT * FROM article_images ORDER BY ALL").fetchall(),
+                con.execute("SELECT * FROM image_fetches ORDER BY ALL").fetchall())
+
+    whole, chunked = registered(10**9), registered(7)
+    con.close()
+    assert whole[0] == len(whole[2]) == 50 and len(whole[1]) > 7 * 5  # many chunks of 7
+    assert chunked == whole
+    assert all(row[7] is not None for row in chunked[1])  # every row keyed (fetch_url)

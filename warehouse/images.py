@@ -40,16 +40,28 @@ PLAN_COLUMNS = ["url", "raw", "host", "status", "attempts", "etag", "last_modifi
                 "sha256", "first_seen_at", "path"]
 
 
-def unkeyed_article_images(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
-    """(article_id, image url, article url) of every `article_images` row without a fetch key yet."""
-    return con.execute(
-        "SELECT DISTINCT ai.article_id, ai.url, a.url FROM article_images ai "
-        "LEFT JOIN articles a USING (article_id) WHERE ai.fetch_url IS NULL"
-    ).fetchall()
+def unkeyed_article_images(con: duckdb.DuckDBPyConnection, *, after: tuple[str, str] | None = None,
+                           limit: int | None = None) -> list[tuple[str, str, str | None]]:
+    """(article_id, image url, article url) of every `article_images` row without a fetch key yet.
+
+    With `limit`: at most that many, in (article_id, url) order, those after the (article_id, url) `after`.
+    """
+    sql = ("SELECT DISTINCT ai.article_id, ai.url, a.url FROM article_images ai "
+           "LEFT JOIN articles a USING (article_id) WHERE ai.fetch_url IS NULL")
+    params: list = []
+    if after is not None:
+        sql += " AND (ai.article_id > ? OR (ai.article_id = ? AND ai.url > ?))"
+        params += [after[0], after[0], after[1]]
+    if limit is not None:
+        sql += " ORDER BY ai.article_id, ai.url LIMIT ?"
+        params.append(limit)
+    return con.execute(sql, params).fetchall()
 
 
-def record_links(con: duckdb.DuckDBPyConnection, links: list[dict], *, now: datetime, run_id: str | None) -> int:
-    """In one transaction: add unseen fetch keys to `image_fetches`, key the `article_images` rows, link them.
+def record_links(con: duckdb.DuckDBPyConnection, links: list[dict], *, now: datetime, run_id: str | None,
+                 link: bool = True) -> int:
+    """In one transaction: add unseen fetch keys to `image_fetches`, key the `article_images` rows, link them
+    (unless not `link`: the caller calls `link_article_images` once after its last chunk).
 
     `links` are LINK_SCHEMA rows. Returns how many URLs were new to `image_fetches`.
     """
@@ -68,7 +80,8 @@ def record_links(con: duckdb.DuckDBPyConnection, links: list[dict], *, now: date
             "WHERE article_images.article_id = l.article_id AND article_images.url = l.url "
             "AND article_images.fetch_url IS NULL"
         )
-        link_article_images(con)
+        if link:
+            link_article_images(con)
     return added
 
 
