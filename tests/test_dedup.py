@@ -88,6 +88,43 @@ def test_refresh_is_incremental(reporting_warehouse, tmp_path):  # noqa: F811
 
 
 @pytest.mark.timeout(120)
+def test_signatures_equal_datasketch_minhash(reporting_warehouse):  # noqa: F811
+    """Our numpy MinHash is datasketch's affine32 MinHash bit for bit: on the fixture articles, on generated texts
+    of every length from empty up, and on hashes at the ends of the 32-bit range."""
+    import random
+
+    import duckdb
+    from datasketch import MinHash
+
+    from newsetl.reporting.minhash import SEED, _Permutations
+
+    with duckdb.connect(str(reporting_warehouse["path"]), read_only=True) as con:
+        bodies = [row[0] for row in con.execute("SELECT coalesce(body_text, '') FROM articles").fetchall()]
+    rng = random.Random(15)
+    texts = bodies + [ORIGINAL, EDITED, UNRELATED] + [
+        "".join(rng.choice("的一是在不了有和人这中大为上个国我以要他ab1，。 ") for _ in range(rng.choice([0, 3, 40, 900])))
+        for _ in range(300)]
+    for settings in (DedupSettings(), DedupSettings(shingle_size=3, num_perm=64, min_chars=0)):
+        ours = signatures(texts, settings)
+        base = MinHash(num_perm=settings.num_perm, seed=SEED, hashfunc=lambda value: value, scheme="affine32")
+        compared = 0
+        for text, signature in zip(texts, ours):
+            normalized = normalize(text)
+            if len(normalized) < settings.min_chars:
+                assert signature is None
+                continue
+            minhash = base.copy()
+            minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
+            assert signature.dtype == np.uint32
+            assert np.array_equal(signature, np.asarray(minhash.hashvalues, dtype=np.uint32)), text[:40]
+            compared += 1
+        assert compared > 150  # of 320 texts (the others are below min_chars)
+    edges = np.array([0, 1, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1], dtype=np.uint32)
+    minhash = MinHash(num_perm=128, seed=SEED, hashfunc=lambda value: value, scheme="affine32")
+    minhash.update_batch(edges.tolist())
+    assert np.array_equal(_Permutations(128, SEED).signature(edges), minhash.hashvalues)
+
+
 def test_minhash_speed_on_20k_articles():
     """20k articles of ~1,500 characters must be hashed in well under a minute (measured ~10 s on 2 cores)."""
     import time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import duckdb
 import pyarrow as pa
 
@@ -76,13 +78,13 @@ def stored_cluster_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int,
     return (int(clustered), stories, duplicate_stories, int(duplicate_articles)) if clustered == signed else None
 
 
-def write_signatures(con: duckdb.DuckDBPyConnection, article_ids: list[str], content_hashes: list[str],
-                     params: str, signatures: pa.Array) -> None:
+def write_signatures(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str] | pa.Array,
+                     content_hashes: Sequence[str] | pa.Array, params: str, signatures: pa.Array) -> None:
     """Replace the signature rows of these articles (`signatures`: list<uint32>, null for too-short texts)."""
     table = pa.table({
         "article_id": pa.array(article_ids, type=pa.string()),
         "content_hash": pa.array(content_hashes, type=pa.string()),
-        "params": pa.array([params] * len(article_ids), type=pa.string()),
+        "params": pa.repeat(pa.scalar(params, type=pa.string()), len(article_ids)),
         "signature": signatures,
     }, schema=ARTICLE_MINHASH_SCHEMA)
     with staged(con, "new_minhash", table):

@@ -49,7 +49,7 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
     pool = current_pool() if parallel else None
     settings = dedup_settings(config)
     documents = refresh_documents(con, pool, sign=settings)  # one read of each text: segmented and signed
-    stats = refresh_story_clusters(con, settings, pool, hashed_before=documents.signed)
+    stats = refresh_story_clusters(con, settings, pool, hashed_before=documents.signed, bands=documents.bands)
     return AnalyticsSummary(
         articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,

@@ -11,7 +11,7 @@ The SQL is in `newsetl.warehouse.stories`.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -119,14 +119,16 @@ def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings,
 
 
 def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettings,
-                           pool: ProcessPoolExecutor | None = None, hashed_before: int = 0) -> DedupStats:
+                           pool: ProcessPoolExecutor | None = None, hashed_before: int = 0,
+                           bands: Future | None = None) -> DedupStats:
     """Bring `article_minhash` and `story_clusters` up to date with `articles` (one transaction).
 
     When no signature was computed or dropped, no article was added, removed or changed its content hash (which
     covers `published_at`, the clusters' naming order), so the stored clusters stand and are not rebuilt: a
     no-op rerun costs two small queries, not a clustering of every signature. With `pool` (the flow's worker
     processes) the signatures and LSH bands are computed there.
-    `hashed_before`: signatures the caller already (re)computed this refresh (`refresh_documents(sign=...)`).
+    `hashed_before`: signatures the caller already (re)computed this refresh (`refresh_documents(sign=...)`);
+    `bands`: `lsh_bands` for these settings, already started on the pool.
     """
     with transaction(con):
         hashed, dropped = _update_signatures(con, settings, pool)
@@ -141,8 +143,8 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
         matrix = np.zeros((len(ids), settings.num_perm), dtype=np.uint32)
         if present.any():
             matrix[present] = column.drop_null().flatten().to_numpy().reshape(-1, settings.num_perm)
-        bands = call(lsh_bands, parallel.pool_for(pool, hashed), settings.threshold, settings.num_perm)
-        groups = cluster(matrix, present, settings, bands)
+        groups = cluster(matrix, present, settings, call(lsh_bands, parallel.pool_for(pool, hashed),
+                                                         settings.threshold, settings.num_perm, early=bands))
         stories.write_clusters(con, [ids[root] for root, _ in groups], ids, [sim for _, sim in groups])
     sizes: dict[int, int] = {}
     for root, _ in groups:

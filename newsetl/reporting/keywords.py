@@ -9,15 +9,16 @@ The SQL and the tables' Arrow schemas are in `newsetl.warehouse`.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Iterator
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsetl.reporting.minhash import DedupSettings
+from newsetl.reporting.minhash import DedupSettings, lsh_bands
 from newsetl.reporting import parallel
 from newsetl.reporting.parallel import ordered_map
 from newsetl.reporting.segment import BodyCache, Segmented, segment, segment_and_sign
@@ -34,6 +35,7 @@ class TokenRefresh:
     segmented: int   # articles (re)segmented
     indexed: int     # search documents added to, removed from or rewritten in the search index
     signed: int = 0  # MinHash signatures (re)computed on the way (`sign`)
+    bands: Future | None = None  # the LSH bands for `sign`, started on the pool once every chunk was handed out
 
 
 def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds) -> None:
@@ -51,6 +53,15 @@ def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[st
     search.index_documents(con, ids, postings, lengths, terms)
 
 
+def _marked(batch: pa.RecordBatch, signing: pa.Array) -> np.ndarray | None:
+    """Which rows of `batch` need a new signature (a boolean mask), None when none does."""
+    if not len(signing):
+        return None
+    wanted = np.asarray(pc.is_in(batch.column("article_id"), value_set=signing).to_numpy(zero_copy_only=False),
+                        dtype=bool)
+    return wanted if wanted.any() else None
+
+
 def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None,
                       sign: DedupSettings | None = None) -> TokenRefresh:
     """Bring `search_documents`, `article_tokens` and the search index up to date with `articles`.
@@ -66,23 +77,31 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
     stale = keywords.stale_count(con)
     if not stale:  # a no-op rerun: nothing to read
         return TokenRefresh(0, indexed)
-    signing = set(stories.stale_signature_ids(con, sign.params)) if sign is not None else set()
+    signing = pa.array(stories.stale_signature_ids(con, sign.params) if sign is not None else [], type=pa.string())
     terms = search.TermIds(con)
-    jobs = ((rows, [row[0] in signing for row in rows]) for rows in keywords.stale_texts(con, CHUNK))
+    workers = parallel.pool_for(pool, stale)
+    bands: list[Future | None] = []
+
+    def jobs() -> Iterator[tuple[pa.RecordBatch, np.ndarray | None]]:
+        for batch in keywords.stale_texts(con, CHUNK):
+            yield batch, _marked(batch, signing)
+        if sign is not None:  # a worker imports datasketch for the bands while this process writes the last chunks
+            bands.append(parallel.submit(workers, lsh_bands, sign.threshold, sign.num_perm))
+
     signed = 0
-    chunks = ordered_map(segment_and_sign, jobs, parallel.pool_for(pool, stale), sign or DedupSettings())
-    for (rows, wanted), (segmented, signatures) in chunks:
+    chunks = ordered_map(segment_and_sign, jobs(), workers, sign or DedupSettings())
+    for (batch, wanted), (segmented, signatures) in chunks:
         with transaction(con):
             reindex = keywords.write_documents(con, segmented.docs, segmented.tokens)
             if reindex:
                 _index(con, segmented, reindex, terms)
             if signatures is not None:
-                marked = [row for row, w in zip(rows, wanted) if w]
-                stories.write_signatures(con, [row[0] for row in marked], [row[1] for row in marked], sign.params,
-                                         signatures)
-                signed += len(marked)
+                marked = batch.filter(pa.array(wanted))
+                stories.write_signatures(con, marked.column("article_id"), marked.column("content_hash"),
+                                         sign.params, signatures)
+                signed += marked.num_rows
         indexed += len(reindex)
-    return TokenRefresh(stale, indexed, signed)
+    return TokenRefresh(stale, indexed, signed, bands[0] if bands else None)
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:

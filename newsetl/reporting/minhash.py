@@ -1,7 +1,10 @@
 """MinHash signatures of texts and the LSH bands for a threshold (pure: no database; runs on the worker processes).
 
-datasketch (which loads scipy, ~1 s) is imported only here and only when a signature or band is computed: by the
-worker processes when the flow's pool computes them (the flow process too if it takes a chunk itself).
+Signatures are datasketch's `MinHash(num_perm, seed=SEED, scheme="affine32")` over the shingle hashes, computed
+here with the same numpy arithmetic (`_Permutations`): importing datasketch loads scipy (0.5-0.7 s of CPU in
+each process), which the analytics step paid in every worker and made its first chunk wait for.
+tests/test_dedup.py compares these signatures with datasketch's on real and generated texts. datasketch is still
+imported for the LSH bands (`lsh_bands`: its optimal band/row split for the threshold), once per run.
 """
 
 from __future__ import annotations
@@ -45,15 +48,42 @@ def shingle_hashes(normalized: str, size: int) -> np.ndarray:
     return np.unique(((hashes >> np.uint64(32)) ^ hashes) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
-def _identity(value: int) -> int:
-    return value
+# MurmurHash3's 32-bit finalizer (datasketch.minhash._FMIX_CONSTANTS[32]): datasketch mixes each input hash once
+# with it before the affine permutations.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+_MAX32 = np.uint32(0xFFFFFFFF)
+
+
+class _Permutations:
+    """datasketch's "affine32" MinHash: h -> a * fmix32(h) + b mod 2^32 for `num_perm` odd a and any b drawn from
+    `numpy.random.RandomState(seed)` in datasketch's order (`MinHash._init_permutations`); the signature is the
+    minimum of each permutation over the input hashes (`MinHash.update_batch`)."""
+
+    def __init__(self, num_perm: int, seed: int) -> None:
+        generator = np.random.RandomState(seed)
+        self.a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        self.b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+
+    def signature(self, hashes: np.ndarray) -> np.ndarray:
+        """The MinHash signature (uint32, one value per permutation) of these uint32 hashes."""
+        s1, m1, s2, m2, s3 = _FMIX32
+        mixed = hashes.astype(np.uint32)
+        mixed = (mixed ^ (mixed >> s1)) * m1
+        mixed = (mixed ^ (mixed >> s2)) * m2
+        mixed = (mixed ^ (mixed >> s3)).reshape(-1, 1)
+        if not len(mixed):
+            return np.full(len(self.a), _MAX32, dtype=np.uint32)
+        return (mixed * self.a + self.b).min(axis=0)
+
+
+@lru_cache(maxsize=4)
+def _permutations(num_perm: int, seed: int) -> _Permutations:
+    return _Permutations(num_perm, seed)
 
 
 def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | None]:
     """MinHash signature (uint32 array) of each text; None for texts shorter than `min_chars`."""
-    from datasketch import MinHash  # imported when needed: datasketch loads scipy, ~1 s of every start-up
-
-    base = MinHash(num_perm=settings.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME)
+    permutations = _permutations(settings.num_perm, SEED)
     by_text: dict[str, np.ndarray | None] = {}        # reposts: the same text is normalised and hashed once
     by_normalized: dict[str, np.ndarray] = {}         # texts differing only in spacing/punctuation/case
     result: list[np.ndarray | None] = []
@@ -66,9 +96,8 @@ def signatures(texts: list[str], settings: DedupSettings) -> list[np.ndarray | N
         if len(normalized) >= settings.min_chars:
             signature = by_normalized.get(normalized)
             if signature is None:
-                minhash = base.copy()
-                minhash.update_batch(shingle_hashes(normalized, settings.shingle_size).tolist())
-                signature = by_normalized[normalized] = np.asarray(minhash.hashvalues, dtype=np.uint32)
+                signature = by_normalized[normalized] = permutations.signature(
+                    shingle_hashes(normalized, settings.shingle_size))
         by_text[text] = signature
         result.append(signature)
     return result

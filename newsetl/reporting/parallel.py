@@ -1,16 +1,20 @@
-"""Run a pure function over chunks on the flow's worker pool, results in order; this process helps when it would
-otherwise wait (the workers run at a lower priority, so on a busy machine they can fall far behind)."""
+"""Run a pure function over chunks on the flow's worker pool, results in order; this process helps when the
+workers keep it waiting too long (they run at a lower priority, so on a busy machine they can fall far behind)."""
 
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator
 
 from newsetl.runtime.worker_pool import discard
 
 AHEAD = 3  # chunks on the workers at a time
+# How long this process waits for the oldest chunk before it takes the next one itself. Helping at once cost the
+# analytics step more than it saved: this process writes every chunk to the warehouse (the step's critical path),
+# and its first chunk imports what the workers had already imported (20k posts: 6.2 -> 4.6 s of CPU here).
+PATIENCE = 2.0
 # Fewer articles than this are done in the flow process: a worker's first segmentation loads jieba's dictionary and
 # its first signature imports datasketch (about a second each), more than a small refresh takes in all.
 POOL_MIN_ARTICLES = 2000
@@ -30,11 +34,11 @@ class _Item:
 
 
 def ordered_map(function: Callable[..., Any], chunks: Iterable[Any], pool: ProcessPoolExecutor | None,
-                *args: object) -> Iterator[tuple[Any, Any]]:
+                *args: object, patience: float = PATIENCE) -> Iterator[tuple[Any, Any]]:
     """(chunk, function(chunk, *args)) for each chunk, in order.
 
-    `function` (importable by reference) runs on `pool` when given, else here. While the oldest chunk is still
-    on a worker, this process computes the next chunk itself instead of waiting. A broken pool (a worker died)
+    `function` (importable by reference) runs on `pool` when given, else here. When the oldest chunk is still on
+    a worker after `patience` seconds, this process computes the next chunk itself. A broken pool (a worker died)
     is discarded and the rest is computed here; the results are the same either way. `chunks` is consumed
     lazily, so their data is read as needed.
     """
@@ -64,8 +68,9 @@ def ordered_map(function: Callable[..., Any], chunks: Iterable[Any], pool: Proce
             pending.append(_Item(chunk))
         head = pending[0]
         helped = sum(i.future is None for i in pending)
-        if head.future is not None and not head.future.done() and not exhausted and helped < AHEAD:
-            chunk = next(source, _END)  # the workers are busy: take the next chunk here
+        if (head.future is not None and not exhausted and helped < AHEAD
+                and not wait([head.future], timeout=patience).done):
+            chunk = next(source, _END)  # the workers are slow: take the next chunk here
             if chunk is _END:
                 exhausted = True
             else:
@@ -87,8 +92,26 @@ def _result(item: _Item, function: Callable[..., Any], args: tuple, pool: Proces
     return function(item.chunk, *args)
 
 
-def call(function: Callable[..., Any], pool: ProcessPoolExecutor | None, *args: object) -> Any:
-    """function(*args) on `pool` when given (for instance to keep a slow import out of the flow process)."""
+def submit(pool: ProcessPoolExecutor | None, function: Callable[..., Any], *args: object) -> Future | None:
+    """function(*args) started on `pool` now, for `call(..., early=)` later; None without a (working) pool."""
+    if pool is None:
+        return None
+    try:
+        return pool.submit(function, *args)
+    except (BrokenProcessPool, RuntimeError):
+        discard(pool)
+        return None
+
+
+def call(function: Callable[..., Any], pool: ProcessPoolExecutor | None, *args: object,
+         early: Future | None = None) -> Any:
+    """function(*args) on `pool` when given (for instance to keep a slow import out of the flow process), or the
+    result of `early`, the same call `submit`ted before."""
+    if early is not None:
+        try:
+            return early.result()
+        except BrokenProcessPool:
+            pass
     if pool is not None:
         try:
             return pool.submit(function, *args).result()
