@@ -24,6 +24,13 @@ def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
     return removed
 
 
+# Articles without an up-to-date search document: what `stale_texts` reads and `stale_count` counts.
+_STALE_ARTICLES = """
+    FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
+    WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
+"""
+
+
 def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.RecordBatch]:
     """(article_id, content_hash, title, body) record batches of the articles without an up-to-date search
     document, about `batch` rows each, in one pass over `articles` (no order); title and body are '' for NULL.
@@ -37,11 +44,8 @@ def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.Recor
     reader = con.cursor()
     try:
         result = reader.execute(
-            """
-            SELECT a.article_id, a.content_hash, coalesce(a.title, '') AS title, coalesce(a.body_text, '') AS body
-            FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
-            WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
-            """
+            "SELECT a.article_id, a.content_hash, coalesce(a.title, '') AS title, coalesce(a.body_text, '') AS body"
+            + _STALE_ARTICLES
         ).fetch_record_batch(batch)
         for record_batch in result:
             if record_batch.num_rows:
@@ -52,12 +56,7 @@ def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.Recor
 
 def stale_count(con: duckdb.DuckDBPyConnection) -> int:
     """How many articles `stale_texts` yields."""
-    return con.execute(
-        """
-        SELECT count(*) FROM articles AS a LEFT JOIN search_documents AS s USING (article_id)
-        WHERE s.article_id IS NULL OR s.content_hash <> a.content_hash
-        """
-    ).fetchone()[0]
+    return con.execute("SELECT count(*)" + _STALE_ARTICLES).fetchone()[0]
 
 
 def write_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table, tokens: pa.Table) -> set[str]:

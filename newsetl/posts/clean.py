@@ -19,6 +19,7 @@ from newsetl.errors import RejectError
 from newsetl.models import Article, Batch, ImageRef, ParsedPost, Reject
 from newsetl.rules import CompiledRules, SiteRules
 from newsetl.posts import captions, literals, notes, promo, selector_gate
+from newsetl.posts.identity_cache import IdentityCache
 from newsetl.posts.sanitize import sanitize_html
 from newsetl.posts.limits import DEFAULT_LIMITS, PostLimits, check_time, parse_html_source, reason
 from newsetl.posts.tables import cleaned_batch
@@ -64,20 +65,18 @@ def _hosts(post: ParsedPost) -> set[str]:
     return hosts
 
 
-_note_gates: dict[int, tuple[CompiledRules, re.Pattern | None]] = {}
+_note_gates: IdentityCache[CompiledRules, re.Pattern | None] = IdentityCache(limit=256)  # by rule set
 
 
 def _note_gate(rules: CompiledRules) -> re.Pattern | None:
     """Any word that a match of any note, credit, editor or origin pattern of `rules` needs (None: some pattern
-    needs none). A paragraph without one keeps its text and is no note: `_metadata` and `_note` are skipped.
-    Cached by the identity of `rules` (compiled once per rule set); the entry holds it, so its id is not reused."""
-    cached = _note_gates.get(id(rules))
-    if cached is None or cached[0] is not rules:
-        patterns = rules.note_patterns + rules.credit_patterns + rules.editor_patterns + rules.origin_patterns
-        if len(_note_gates) > 256:
-            _note_gates.clear()
-        cached = _note_gates[id(rules)] = (rules, literals.gate(patterns) if patterns else None)
-    return cached[1]
+    needs none). A paragraph without one keeps its text and is no note: `_metadata` and `_note` are skipped."""
+    return _note_gates.get(rules, _note_words)
+
+
+def _note_words(rules: CompiledRules) -> re.Pattern | None:
+    patterns = rules.note_patterns + rules.credit_patterns + rules.editor_patterns + rules.origin_patterns
+    return literals.gate(patterns) if patterns else None
 
 
 class _Cleaner:

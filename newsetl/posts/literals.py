@@ -15,6 +15,9 @@ of a class of plain characters (`[▼↓⬇]`). A pattern with none
 from __future__ import annotations
 
 import re
+
+from newsetl.posts.identity_cache import IdentityCache
+
 try:
     from re import _constants as C, _parser as P  # Python 3.11+
 except ImportError:  # pragma: no cover - Python < 3.11
@@ -84,29 +87,24 @@ def _words_pattern(words: set[str] | tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
 
 
-# Gates by the identity of the pattern (or tuple of patterns) they belong to; the cache holds that object,
-# so its id cannot be reused while the entry exists. A few dozen entries: one per rule set's patterns.
-_gates: dict[int, tuple[object, re.Pattern | None]] = {}
+# Gates by the identity of the pattern (or tuple of patterns) they belong to: one per rule set's patterns.
+_gates: IdentityCache[re.Pattern | tuple[re.Pattern, ...], re.Pattern | None] = IdentityCache()
 
 
 def gate(patterns: re.Pattern | tuple[re.Pattern, ...]) -> re.Pattern | None:
     """A pattern finding any word that a match of `patterns` (one, or any of several) needs; None when one of
     them needs none. `gate(p).search(text) is None` proves that no pattern matches anywhere in `text`."""
-    cached = _gates.get(id(patterns))
-    if cached is not None and cached[0] is patterns:
-        return cached[1]
+    return _gates.get(patterns, _gate)
+
+
+def _gate(patterns: re.Pattern | tuple[re.Pattern, ...]) -> re.Pattern | None:
     words: set[str] = set()
     for pattern in (patterns,) if isinstance(patterns, re.Pattern) else patterns:
         found = needed(pattern)
         if found is None:
-            words = set()
-            break
+            return None
         words.update(found)
-    result = _words_pattern(words) if words else None
-    if len(_gates) > 4096:  # rule sets are few; never let it grow without bound
-        _gates.clear()
-    _gates[id(patterns)] = (patterns, result)
-    return result
+    return _words_pattern(words) if words else None
 
 
 def search(pattern: re.Pattern, text: str) -> re.Match | None:

@@ -24,11 +24,13 @@ import re
 from cssselect import parse
 from cssselect.parser import Attrib, Class, CombinedSelector, Element, Function, Hash, Negation, Pseudo
 
+from newsetl.posts.identity_cache import IdentityCache
+
 IMPLIED = frozenset({"html", "head", "body", "p", "div", "newsetl-embed"})
 _VALUE_OPERATORS = frozenset({"=", "~=", "|=", "^=", "$=", "*="})
 
-# One gate per selector object (by identity; the entry holds the selector, so its id is not reused).
-_gates: dict[int, tuple[object, "Gate | None"]] = {}
+# One gate per selector object, by identity.
+_gates: IdentityCache[object, "Gate | None"] = IdentityCache()
 
 
 class Gate:
@@ -120,10 +122,9 @@ def _gate(parts: list[tuple[frozenset, frozenset]]) -> Gate:
 
 def may_match(selector: object, source: str) -> bool:
     """False only when no element of the tree parsed from `source` can match `selector` (an lxml CSSSelector)."""
-    cached = _gates.get(id(selector))
-    if cached is None or cached[0] is not selector:
-        if len(_gates) > 4096:
-            _gates.clear()
-        cached = _gates[id(selector)] = (selector, gate_for(getattr(selector, "css", "")))
-    gate = cached[1]
+    gate = _gates.get(selector, _gate_of)
     return gate is None or gate.may_match(source)
+
+
+def _gate_of(selector: object) -> Gate | None:
+    return gate_for(getattr(selector, "css", ""))
