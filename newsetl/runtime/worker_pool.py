@@ -33,7 +33,7 @@ WORKER_NICENESS = 10
 OWNER_POLL_SECONDS = 0.5  # how often a worker checks that the flow process still exists
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
+_pool: _Pool | None = None
 _workers = 0
 
 
@@ -97,9 +97,13 @@ def _ready() -> None:
 
 
 class _Pool(ProcessPoolExecutor):
-    """A process pool whose processes start hidden from the `__main__` script, whoever's call starts them."""
+    """A process pool whose processes start hidden from the `__main__` script, whoever's call starts them;
+    `started` tells whether they have (ProcessPoolExecutor has no public way to ask before Python 3.14)."""
+
+    started = False
 
     def _adjust_process_count(self) -> None:  # where ProcessPoolExecutor starts processes (3.11-3.13)
+        self.started = True
         with _main_script_hidden():
             super()._adjust_process_count()
 
@@ -133,7 +137,7 @@ def warm() -> None:
     workers start while that batch is being read."""
     with _lock:
         pool, workers = _pool, _workers
-    if pool is None or getattr(pool, "_processes", None):  # no pool, or started (no public API before 3.14)
+    if pool is None or pool.started:
         return
 
     def start() -> None:
