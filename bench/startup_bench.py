@@ -70,9 +70,11 @@ def ingest(tree: Path, posts: Path, warehouse: Path, api_url: str | None = None)
     summary, flow = run_summary(run.stderr)
     if not summary:
         raise SystemExit(f"newsetl ingest failed in {tree} (exit {run.returncode}):\n{run.stderr[-3000:]}")
-    stamps = []
+    stamps = []  # the command's and its private API server's ("server: ..."), one line each, merged in time order
     if stamps_file.exists():
-        stamps = [(name, at - started) for name, at in json.loads(stamps_file.read_text().splitlines()[-1])["stamps"]]
+        for line in stamps_file.read_text().splitlines():
+            stamps += [(name, at - started) for name, at in json.loads(line)["stamps"]]
+        stamps.sort(key=lambda stamp: stamp[1])
     return {"wall": wall, "cpu": cpu, "flow": flow, "summary": summary, "stamps": stamps + [("process exited", wall)]}
 
 

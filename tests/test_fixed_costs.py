@@ -163,3 +163,139 @@ def test_images_are_registered_in_chunks_with_the_same_rows(tmp_path: Path, post
     assert whole[0] == len(whole[2]) == 50 and len(whole[1]) > 7 * 5  # many chunks of 7
     assert chunked == whole
     assert all(row[7] is not None for row in chunked[1])  # every row keyed (fetch_url)
+
+
+def test_a_private_api_run_and_its_no_op_rerun_are_recorded_in_prefect(tmp_path: Path) -> None:
+    """The `newsetl` program starts its private API first thing (before its own imports), Prefect's server
+    answers from the routers reordered for a flow run, and the first run and its no-op rerun are both real
+    flow runs: flow run, task runs, logs and the summary artifact in Prefect's database (a fresh PREFECT_HOME),
+    ingest_runs rows in the warehouse tied to them."""
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    import duckdb
+
+    home, warehouse = tmp_path / "prefect-home", tmp_path / "wh.duckdb"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), NEWSETL_TIMELINE=str(tmp_path / "timeline.jsonl"))
+    posts = ROOT / "tests" / "fixtures" / "posts"
+    for _ in range(2):
+        (tmp_path / "timeline.jsonl").unlink(missing_ok=True)
+        run = subprocess.run([sys.executable, "-m", "newsetl.cli", "ingest", str(posts), "--no-images", "--warehouse",
+                              str(warehouse)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        assert run.returncode == 0, run.stderr
+        lines = [json.loads(line) for line in (tmp_path / "timeline.jsonl").read_text().splitlines()]
+        server, command = ([name for name, _ in line["stamps"]] for line in lines)  # the server's line comes first
+        assert server == ["server: started", "server: imported", "server: app built", "server: serving",
+                          "server: stopped"]
+        assert command[:2] == ["api server started", "cli imported"]  # started before the CLI's own imports
+        stamps = dict(stamp for line in lines for stamp in line["stamps"])
+        assert stamps["server: serving"] <= stamps["api ready"] < stamps["flow started"]
+        assert stamps["server: stopped"] <= stamps["api stopped"]
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    runs = con.execute("SELECT flow_run_id, status, new, updated, unchanged FROM ingest_runs "
+                       "ORDER BY started_at").fetchall()
+    con.close()
+    files = len(list(posts.rglob("*.md")))
+    assert [(status, new, updated, unchanged) for _, status, new, updated, unchanged in runs] == [
+        ("completed", files, 0, 0), ("completed", 0, 0, files)]
+    db = sqlite3.connect(home / "prefect.db")
+    try:
+        for flow_run_id, *_ in runs:
+            flow, state = db.execute("SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id "
+                                     "WHERE r.id = ?", (flow_run_id,)).fetchone()
+            assert (flow, state) == ("ingest", "COMPLETED")
+            tasks = db.execute("SELECT name, state_type FROM task_run WHERE flow_run_id = ?", (flow_run_id,)).fetchall()
+            assert {name.rsplit("-", 1)[0] for name, _ in tasks} >= {"discover", "record"}
+            assert {state for _, state in tasks} == {"COMPLETED"}
+            messages = [m for (m,) in db.execute("SELECT message FROM log WHERE flow_run_id = ?", (flow_run_id,))]
+            assert any(m.startswith("discover: ") for m in messages) and any(" completed: " in m for m in messages)
+            assert db.execute("SELECT key FROM artifact WHERE flow_run_id = ?", (flow_run_id,)).fetchall() == [
+                ("ingest-run-summary",)]
+    finally:
+        db.close()
+
+
+def test_the_routers_a_flow_run_calls_come_first_and_none_is_lost() -> None:
+    import prefect.server.api as api
+    from prefect.server.api.server import API_ROUTERS
+
+    from newsetl.runtime.prefect_server import FIRST_ROUTERS, _routers_in_call_order
+
+    ordered = _routers_in_call_order(API_ROUTERS, api)
+    assert [router.prefix for router in ordered[:len(FIRST_ROUTERS)]] == [
+        "/admin", "/flows", "/flow_runs", "/logs", "/artifacts", "/csrf-token", "/events", "/task_runs",
+        "/flow_run_states", "/task_run_states"]
+    assert sorted(map(id, ordered)) == sorted(map(id, API_ROUTERS))  # each router once, none added or lost
+    rest = [router for router in API_ROUTERS if router not in ordered[:len(FIRST_ROUTERS)]]
+    assert list(ordered[len(FIRST_ROUTERS):]) == rest  # the others keep Prefect's order
+    prefixes = [router.prefix for router in API_ROUTERS if router.prefix]  # no router's paths inside another's
+    assert not [(a, b) for a in prefixes for b in prefixes if a != b and b.startswith(a + "/")]
+
+
+def test_only_the_program_running_flows_starts_its_api_early(monkeypatch) -> None:
+    import sys
+
+    from newsetl.cli import early
+
+    def args(argv: list[str], orig: list[str]) -> list[str] | None:
+        monkeypatch.setattr(sys, "argv", argv)
+        monkeypatch.setattr(sys, "orig_argv", orig)
+        return early.program_args()
+
+    python = sys.executable
+    assert args(["-m", "ingest", "p"], [python, "-X", "importtime", "-m", "newsetl.cli", "ingest", "p"]) == [
+        "ingest", "p"]
+    assert args(["/venv/bin/newsetl", "images"], [python, "/venv/bin/newsetl", "images"]) == ["images"]
+    assert args(["-m", "ingest"], [python, "-m", "newsetl.cli.other", "ingest"]) is None
+    assert args(["/venv/bin/pytest", "-q"], [python, "/venv/bin/pytest", "-q"]) is None
+    started = []
+    monkeypatch.setattr("newsetl.runtime.prefect_server.start_private_api", lambda: started.append(1) or object())
+    for argv in (["newsetl", "query", "SELECT 1"], ["newsetl", "ingest", "--help"], ["newsetl", "runs", "-h"],
+                 ["newsetl"], ["pytest", "ingest"]):
+        monkeypatch.setattr(sys, "argv", argv)
+        assert early.start_early() is False and started == [], argv
+    for argv in (["newsetl", "ingest", "posts"], ["newsetl", "backfill"], ["newsetl", "reprocess"],
+                 ["newsetl", "images"]):
+        monkeypatch.setattr(sys, "argv", argv)
+        assert early.start_early() is True
+    assert len(started) == 4
+
+
+def test_a_configured_api_keeps_heartbeats_but_the_run_does_not_wait_for_their_thread() -> None:
+    """Against a configured API (here the test session's) flow runs still send heartbeats (their thread runs),
+    but a run ends without joining that thread, which sleeps in 1 s steps; the thread then ends on its own.
+    Outside `flow_settings` Prefect's behaviour is unchanged: the thread is joined (dead when the run returns)."""
+    import threading
+
+    import prefect.flow_engine
+    from prefect import flow
+
+    from newsetl.cli.main import flow_settings
+
+    @flow
+    def tiny() -> int:
+        return 1
+
+    def heartbeat_threads_after_a_run() -> list[threading.Thread]:
+        before = set(threading.enumerate())
+        assert tiny() == 1
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and getattr((getattr(t, "_args", ()) or (None,))[0], "__name__", "") == "heartbeat_loop"]
+
+    send = prefect.flow_engine._send_heartbeats
+    left = []
+    for _ in range(3):  # a thread may wake and end in the instant between the run's end and this check
+        with flow_settings("ingest"):
+            left = heartbeat_threads_after_a_run()
+        if left:
+            break
+    assert len(left) == 1  # heartbeats were sent, and the run returned while their thread slept
+    left[0].join(timeout=3)
+    assert not left[0].is_alive()  # it saw the stop and ended within its second
+    assert prefect.flow_engine._send_heartbeats is send  # restored after the command
+    assert heartbeat_threads_after_a_run() == []  # Prefect's own way: joined before the run returns
