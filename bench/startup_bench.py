@@ -6,10 +6,11 @@ its wall time is start-up, the flow's fixed Prefect calls, listing the files and
 1. generates N posts (as bench/ingest_bench.py does) and runs the first ingest with this tree's code;
 2. runs the no-op rerun alternately with a baseline commit's code (`--baseline`, exported with `git archive`)
    and with this tree's code, `--rounds` times each, each on its own copy of the first run's warehouse, so
-   the machine's load hits both alike; then, with `--running-server`, the same rerun against a Prefect API
-   that is already running (`PREFECT_API_URL`, the fastest way: no server start at all);
+   the machine's load hits both alike; then, with `--running-server`, the same reruns (baseline and this
+   tree) against a Prefect API that is already running (`PREFECT_API_URL`: no server start at all);
 3. prints one line per figure (medians), the no-op wall as a share of the first run's wall, and the timeline
-   of this tree's last rerun (`NEWSETL_TIMELINE` stamps: imports, API ready, flow start, phases, exit).
+   of this tree's last rerun (`NEWSETL_TIMELINE` stamps: imports, API ready, flow start, phases, exit, and
+   the private API server's own "server: ..." stamps).
 
     .venv/bin/python bench/startup_bench.py --posts 20000 [--rounds 3] [--baseline REF] [--running-server]
     .venv/bin/python bench/startup_bench.py --posts-dir DIR --warehouse FILE [--first-wall S]  # a kept corpus
@@ -134,12 +135,15 @@ def main() -> None:
             api = PrivateApi()
             api.start()
             api.wait_ready(180)
+            results["baseline, running server"] = []
             results["this tree, running server"] = []
         print(f"no-op reruns, alternating ({load()})", flush=True)
         for _ in range(args.rounds):
             for name, tree in variants.items():
                 results[name].append(ingest(tree, posts, work / f"{name.replace(' ', '-')}.duckdb"))
             if api is not None:
+                results["baseline, running server"].append(
+                    ingest(base_tree, posts, work / "baseline.duckdb", api_url=api.api_url))
                 results["this tree, running server"].append(
                     ingest(args.tree, posts, work / "this-tree.duckdb", api_url=api.api_url))
         if api is not None:
@@ -159,6 +163,9 @@ def main() -> None:
               f"machine's load than the wall time)")
         print(f"no-op wall, this tree vs baseline {args.baseline}: {new / base:.2f}x "
               f"[target: no-op wall <= 10 % of the first run's; aim <= 3 s on 20k posts]")
+        if api is not None:
+            base, new = (statistics.median(r["wall"] for r in results[f"{n}, running server"]) for n in variants)
+            print(f"no-op wall against the running server, this tree vs baseline: {new / base:.2f}x")
         print("timeline of this tree's last no-op rerun (seconds from the shell's start):")
         print(timeline(results["this tree"][-1]["stamps"]))
         if api is not None:

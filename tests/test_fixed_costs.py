@@ -196,6 +196,9 @@ def test_a_private_api_run_and_its_no_op_rerun_are_recorded_in_prefect(tmp_path:
         assert stamps["server: serving"] <= stamps["api ready"] < stamps["flow started"]
         assert stamps["server: stopped"] <= stamps["api stopped"]
 
+    # Its block-registration memo is its own: a test harness's server (another database) overwriting Prefect's
+    # shared memo no longer makes the next private API register every block type again.
+    assert sorted(p.name for p in home.glob("memo_store*.toml")) == ["memo_store.newsetl-private-api.toml"]
     con = duckdb.connect(str(warehouse), read_only=True)
     runs = con.execute("SELECT flow_run_id, status, new, updated, unchanged FROM ingest_runs "
                        "ORDER BY started_at").fetchall()

@@ -63,7 +63,7 @@ def configured_api_url() -> str | None:
     local = _toml(Path("prefect.toml"))
     if isinstance(local.get("api"), dict) and local["api"].get("url"):
         return str(local["api"]["url"])
-    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    home = _prefect_home()
     profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser())
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
     profile = profiles.get("profiles", {}).get(active, {})
@@ -76,6 +76,10 @@ def _toml(path: Path) -> dict:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+
+
+def _prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
 
 
 def _free_port() -> int:
@@ -103,6 +107,11 @@ class PrivateApi:
         # a full gc.collect() after the routers are included, 0.25-0.3 s on the no-op's critical path.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
         env.pop("PREFECT_API_URL", None)
+        # Prefect skips registering its block types at start-up when a hash of them and of the database URL
+        # matches the one in its memo store. That store is one value shared by every server started with this
+        # PREFECT_HOME; Prefect's test harness (a temporary database) overwrites it, and the next private API
+        # then registered every block type again (1-2 s). The private API keeps its own memo.
+        env.setdefault("PREFECT_MEMO_STORE_PATH", str(_prefect_home() / "memo_store.newsetl-private-api.toml"))
         # Started from this (the main) thread: PR_SET_PDEATHSIG fires when the thread that forked exits.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "newsetl.runtime.prefect_server", str(self.port), str(os.getpid())],
