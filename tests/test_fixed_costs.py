@@ -302,3 +302,22 @@ def test_a_configured_api_keeps_heartbeats_but_the_run_does_not_wait_for_their_t
     assert not left[0].is_alive()  # it saw the stop and ended within its second
     assert prefect.flow_engine._send_heartbeats is send  # restored after the command
     assert heartbeat_threads_after_a_run() == []  # Prefect's own way: joined before the run returns
+
+
+def test_a_command_that_ends_early_does_not_wait_for_its_api_to_load(tmp_path: Path) -> None:
+    """The program starts its private API first thing, so a usage error ends while the server is still
+    importing Prefect; uvicorn had already caught SIGTERM by then and the server only stopped once its app was
+    loaded (~2 s). Before its app exists the server now ends at once, by the signal."""
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["NEWSETL_TIMELINE"] = str(tmp_path / "timeline.jsonl")
+    run = subprocess.run([sys.executable, "-m", "newsetl.cli", "ingest", "--no-such-option"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.startswith("newsetl: error: unrecognized arguments")
+    lines = [json.loads(line) for line in (tmp_path / "timeline.jsonl").read_text().splitlines()]
+    stamps = dict(lines[-1]["stamps"])  # the command's; a server killed by the signal writes none
+    assert "api server started" in stamps and "server: imported" not in {n for line in lines for n, _ in line["stamps"]}
+    assert stamps["api stopped"] - stamps["api stop"] < 1.0  # was 2.1-2.5 s: the server's imports

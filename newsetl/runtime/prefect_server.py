@@ -253,7 +253,12 @@ def _app():
     server.API_ROUTERS = _routers_in_call_order(server.API_ROUTERS, importlib.import_module("prefect.server.api"))
     app = server.create_app()
     mark("server: app built")
+    global _app_built
+    _app_built = True
     return app
+
+
+_app_built = False  # set once Prefect's app exists; its lifespan (database migrations, services) comes after
 
 
 # What a flow run asks its API for (every request of a no-op ingest, in order: admin/version, admin/storage,
@@ -299,6 +304,13 @@ def _quick_stop_server(config):
         _up_since = 0.0
 
         def handle_exit(self, sig: int, frame) -> None:
+            if not _app_built:
+                # uvicorn catches the signal before it imports the app (~2 s of Prefect's imports), so a
+                # command that ended early (a usage or configuration error) waited that long for its stop.
+                # Nothing has been served or written yet: end now, by the signal, as before the app loads.
+                signal.signal(sig, signal.SIG_DFL)
+                os.kill(os.getpid(), sig)
+                return
             super().handle_exit(sig, frame)
             if self._loop is not None and self._wake is not None:
                 self._loop.call_soon_threadsafe(self._wake.set)
