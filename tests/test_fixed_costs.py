@@ -321,3 +321,45 @@ def test_a_command_that_ends_early_does_not_wait_for_its_api_to_load(tmp_path: P
     stamps = dict(lines[-1]["stamps"])  # the command's; a server killed by the signal writes none
     assert "api server started" in stamps and "server: imported" not in {n for line in lines for n, _ in line["stamps"]}
     assert stamps["api stopped"] - stamps["api stop"] < 1.0  # was 2.1-2.5 s: the server's imports
+
+
+def test_the_private_api_stops_only_after_its_services_took_their_messages() -> None:
+    """Before Prefect's services stop (their readers are cancelled), the server waits until its in-memory
+    topics hold no message: the command's last events (its last task run) are then recorded, not dropped.
+    Prefect's own in-memory broker, a real subscription and a reader that takes its message late."""
+    import asyncio
+
+    from prefect.server.utilities.messaging import memory
+
+    from newsetl.runtime.prefect_server import _messages_taken
+
+    async def scenario() -> tuple[float, int, float, float]:
+        topic = memory.Topic.by_name("newsetl-test-events")
+        subscription = topic.subscribe()
+        try:
+            await topic.publish(memory.MemoryMessage(data=b"last event", attributes={}))
+            loop = asyncio.get_running_loop()
+
+            async def reader() -> None:
+                await asyncio.sleep(0.3)
+                await subscription.get()
+
+            task = asyncio.create_task(reader())
+            started = loop.time()
+            await _messages_taken(5.0)
+            waited, left = loop.time() - started, subscription._queue.qsize()
+            await task
+            started = loop.time()
+            await _messages_taken(5.0)  # nothing pending: no wait
+            idle = loop.time() - started
+            await topic.publish(memory.MemoryMessage(data=b"never read", attributes={}))
+            started = loop.time()
+            await _messages_taken(0.2)  # bounded
+            return waited, left, idle, loop.time() - started
+        finally:
+            topic.unsubscribe(subscription)
+
+    waited, left, idle, bounded = asyncio.run(scenario())
+    assert left == 0 and 0.25 <= waited < 4
+    assert idle < 0.2
+    assert 0.2 <= bounded < 1.5
