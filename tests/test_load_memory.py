@@ -91,3 +91,36 @@ def test_release_memory_gives_back_what_duckdb_freed_and_keeps_the_limit(tmp_pat
         assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
     assert grown > 100, grown  # the query's hash table and the checkpoint, freed but kept by DuckDB's allocator
     assert kept < grown / 2, (grown, kept)
+
+
+def test_listed_files_are_freed_before_the_images_and_analytics_steps(tmp_path, posts_dir, warehouse_path,
+                                                                       monkeypatch):
+    """Whatever keeps the discover task's result (the Listing; in `newsetl ingest` Prefect's task-run context held
+    it until the flow ended: 100k listed files, ~115 MB, through the images and analytics steps), the ingest
+    empties it once the load stage is done. Here the test itself keeps it, and counts the files still alive."""
+    import newsetl.flows.ingest as ingest_module
+    from newsetl.posts.discover import PostFile
+    from tests.helpers import make_config
+
+    kept = []  # the listing, as Prefect may keep it
+    real_discover, real_step = ingest_module.discover_task, ingest_module.images_step
+
+    def discover(*args, **kwargs):
+        kept.append(real_discover(*args, **kwargs))
+        return kept[-1]
+
+    alive: list[tuple[int, int]] = []
+
+    def counting_step(con, config, summary):
+        gc.collect()
+        alive.append((len(kept[0].files), sum(type(o) is PostFile for o in gc.get_objects())))
+        return real_step(con, config, summary)
+
+    monkeypatch.setattr(ingest_module, "discover_task", discover)
+    monkeypatch.setattr(ingest_module, "images_step", counting_step)
+    config = make_config(tmp_path, warehouse_path, [{"type": "hexo_dir", "name": "posts", "path": str(posts_dir)}],
+                         batch_size=4)
+    summary = ingest_module.ingest(config)
+    assert (summary["discovered"], summary["new"], summary["rejected"]) == (15, 15, 0)
+    assert alive == [(0, 0)]  # without forget_files: [(15, 15)]
+    assert rows(warehouse_path, "SELECT count(*) FROM articles") == [(15,)]
