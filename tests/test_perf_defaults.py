@@ -97,7 +97,7 @@ def test_memory_limit_caps_duckdb(tmp_path: Path) -> None:
     from newsetl.errors import ConfigError, NewsetlError
     from newsetl.warehouse.db import limit_memory
 
-    assert Config().memory_limit == "512MB"
+    assert Config().memory_limit == "256MB"
     con = duckdb.connect(str(tmp_path / "m.duckdb"))
     limit_memory(con, "256MB")
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "244.1 MiB"  # DuckDB reports 256 MB (10^6) in MiB
