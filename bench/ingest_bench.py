@@ -6,7 +6,7 @@ against a plain single-process bs4+lxml loop over the same posts, run right befo
 no-op rerun, and optionally 100k posts (`--scale 100000`) and a thread-runner run whose tables must be equal
 (`--check-equal`). One line per figure, each with its target:
 
-    .venv/bin/python bench/ingest_bench.py --posts 20000 [--check-equal] [--scale 100000]
+    .venv/bin/python bench/ingest_bench.py --posts 20000 [--check-equal] [--scale 100000] [--analytics-cost]
 
 `--tuned` runs the older tuned path in this process (analytics off unless `--analytics`, runner by hand);
 `--compare-runners` times read+parse+clean alone (no load) on the thread and process runners:
@@ -240,6 +240,18 @@ def tables_equal(a: Path, b: Path) -> list[str]:
     return differ
 
 
+def analytics_cost(work: Path, first: dict) -> str:
+    """The marginal cost of the analytics step: a second first run of the same posts into a fresh warehouse with
+    `reporting.enabled: false`, its flow time subtracted from `first`'s (which had analytics on)."""
+    config = work / "noreport.yaml"
+    config.write_text("reporting: {enabled: false}\n", encoding="utf-8")
+    off = cli_ingest(work, work / "posts", work / "noreport.duckdb", "--config", str(config))
+    cost = first["flow"] - off["flow"]
+    return (f"analytics marginal cost: {cost:.1f} s = {100 * cost / first['flow']:.1f} % of the first run's flow "
+            f"(flow {first['flow']:.1f} s with analytics, {off['flow']:.1f} s without; wall {first['wall']:.1f} / "
+            f"{off['wall']:.1f} s) [target <= 15 %]")
+
+
 def defaults_main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="newsetl-bench-"))
     try:
@@ -271,6 +283,8 @@ def defaults_main(args: argparse.Namespace) -> None:
               f"run's flow [target <= 3 %]; wall {rerun['wall']:.1f} s = {100 * rerun['wall'] / first['wall']:.1f} % "
               f"[target <= 10 %] ({rs.get('unchanged')} unchanged; analytics "
               f"{rs.get('stage_seconds', {}).get('analytics', 0):.2f} s)")
+        if args.analytics_cost:
+            print(analytics_cost(work, first))
         if args.check_equal:
             config = work / "threads.yaml"
             config.write_text("runner: {kind: threads, workers: 1}\n", encoding="utf-8")
@@ -302,6 +316,8 @@ def main() -> None:
     parser.add_argument("--check-equal", action="store_true",
                         help="also ingest with the thread runner and compare the warehouse tables")
     parser.add_argument("--scale", type=int, default=0, metavar="N", help="also ingest N posts (e.g. 100000)")
+    parser.add_argument("--analytics-cost", action="store_true",
+                        help="also ingest with reporting off: the analytics' marginal cost (one more first run)")
     parser.add_argument("--keep", action="store_true", help="keep the generated posts and warehouses")
     parser.add_argument("--tuned", action="store_true", help="the tuned path in this process (see --help there)")
     parser.add_argument("--compare-runners", action="store_true", help="see the tuned path")

@@ -17,6 +17,7 @@ from newsetl.config import ReportingConfig
 from newsetl.reporting.dedup import DedupSettings, refresh_story_clusters
 from newsetl.reporting.keywords import refresh_documents
 from newsetl.runtime.worker_pool import current_pool
+from newsetl.warehouse.keywords import one_thread
 
 
 @dataclass(slots=True)
@@ -48,8 +49,9 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
     started = time.perf_counter()
     pool = current_pool() if parallel else None
     settings = dedup_settings(config)
-    documents = refresh_documents(con, pool, sign=settings)  # one read of each text: segmented and signed
-    stats = refresh_story_clusters(con, settings, pool, hashed_before=documents.signed, bands=documents.bands)
+    with one_thread(con):  # the workers segment meanwhile: DuckDB's second thread cost more CPU than it saved
+        documents = refresh_documents(con, pool, sign=settings)  # one read of each text: segmented and signed
+        stats = refresh_story_clusters(con, settings, pool, hashed_before=documents.signed, bands=documents.bands)
     return AnalyticsSummary(
         articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,

@@ -143,6 +143,7 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
         matrix = np.zeros((len(ids), settings.num_perm), dtype=np.uint32)
         if present.any():
             matrix[present] = column.drop_null().flatten().to_numpy().reshape(-1, settings.num_perm)
+        del loaded, column  # O(corpus): freed before clustering makes its own copies of the signatures
         groups = cluster(matrix, present, settings, call(lsh_bands, parallel.pool_for(pool, hashed),
                                                          settings.threshold, settings.num_perm, early=bands))
         stories.write_clusters(con, [ids[root] for root, _ in groups], ids, [sim for _, sim in groups])

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from newsetl.reporting.minhash import DedupSettings, signature_rows
 from newsetl.reporting.text import keyword_terms, search_terms
-from newsetl.warehouse.text_schemas import ARTICLE_TOKENS_SCHEMA, POSTINGS_SCHEMA, SEARCH_DOCUMENTS_SCHEMA
+from newsetl.warehouse.text_schemas import DOCUMENTS_WIRE_SCHEMA, POSTINGS_SCHEMA, TOKENS_WIRE_SCHEMA
 
 BODY_CACHE = 1000  # segmented bodies kept for reposts
 # How DuckDB fts split a field into terms: `string_split_regex(text, '\s+')`, empty strings dropped. RE2's `\s`
@@ -65,16 +65,22 @@ _bodies = BodyCache()  # per process: a worker keeps its cache from one chunk to
 
 @dataclass(slots=True)
 class Segmented:
-    docs: pa.Table        # SEARCH_DOCUMENTS_SCHEMA
-    tokens: pa.Table      # ARTICLE_TOKENS_SCHEMA
+    docs: pa.Table        # DOCUMENTS_WIRE_SCHEMA (search_documents' rows)
+    tokens: pa.Table      # TOKENS_WIRE_SCHEMA (article_tokens' rows)
     postings: pa.Table    # POSTINGS_SCHEMA (doc = row in `docs`)
     lengths: np.ndarray   # terms per document (title + body), int64
 
 
 def segment(rows: list[tuple[str, str, str, str]], bodies: BodyCache | None = None) -> Segmented:
-    """Search documents, keyword tokens and index postings for (article_id, content_hash, title, body) rows."""
+    """Search documents, keyword tokens and index postings for (article_id, content_hash, title, body) rows.
+
+    The tables have the wire schemas (`DOCUMENTS_WIRE_SCHEMA`, `TOKENS_WIRE_SCHEMA`): the same values with the
+    repeated strings dictionary-encoded, which is what crosses the pipe from a worker to the flow process.
+    """
     bodies = _bodies if bodies is None else bodies
-    title_terms, body_terms, keyword_counts, per_article = [], [], [], []
+    title_terms, keyword_counts, per_article = [], [], []
+    body_rows: list[int] = []           # per row: its segmented body's position in `body_values`
+    body_values: dict[str, int] = {}    # distinct segmented bodies of the chunk (reposts share one)
     terms, tfs, fields, docs_of = [], [], [], []
     for row, (_, _, title, body) in enumerate(rows):
         segmented = bodies.get(body)
@@ -82,7 +88,7 @@ def segment(rows: list[tuple[str, str, str, str]], bodies: BodyCache | None = No
         counts.update(segmented.keywords)
         title_search = " ".join(search_terms(title))
         title_terms.append(title_search)
-        body_terms.append(segmented.search)
+        body_rows.append(body_values.setdefault(segmented.search, len(body_values)))
         keyword_counts.append(sum(counts.values()))
         per_article.append(counts)
         for field, (field_terms, field_tfs) in enumerate((index_terms(title_search), segmented.postings)):
@@ -94,16 +100,18 @@ def segment(rows: list[tuple[str, str, str, str]], bodies: BodyCache | None = No
         "article_id": [row[0] for row in rows],
         "content_hash": [row[1] for row in rows],
         "title_terms": title_terms,
-        "body_terms": body_terms,
+        "body_terms": pa.DictionaryArray.from_arrays(pa.array(body_rows, type=pa.int32()),
+                                                     pa.array(list(body_values), type=pa.string())),
         "keyword_terms": keyword_counts,
-    }, schema=SEARCH_DOCUMENTS_SCHEMA)
+    }, schema=DOCUMENTS_WIRE_SCHEMA)
     ids = docs.column("article_id").combine_chunks()
     tokens = pa.table({
-        "article_id": ids.take(np.repeat(np.arange(len(rows)),
-                                         np.array([len(c) for c in per_article], dtype=np.int64))),
-        "term": list(chain.from_iterable(per_article)),
+        "article_id": pa.DictionaryArray.from_arrays(
+            pa.array(np.repeat(np.arange(len(rows), dtype=np.int32),
+                               np.array([len(c) for c in per_article], dtype=np.int64))), ids),
+        "term": pa.array(list(chain.from_iterable(per_article)), type=pa.string()).dictionary_encode(),
         "tf": list(chain.from_iterable(c.values() for c in per_article)),
-    }, schema=ARTICLE_TOKENS_SCHEMA)
+    }, schema=TOKENS_WIRE_SCHEMA)
     postings, lengths = _postings(len(rows), docs_of, fields, terms, tfs)
     return Segmented(docs, tokens, postings, lengths)
 

@@ -1,0 +1,67 @@
+"""How the analytics step writes: DuckDB on one thread during the step (and as before after it), and the
+dictionary-encoded tables a worker sends (reposts' bodies, token rows' article ids) stored as the plain strings."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from newsetl.reporting.segment import BodyCache, segment
+from newsetl.reporting.text import keyword_terms, search_terms
+from newsetl.warehouse import keywords
+from newsetl.warehouse.db import connect_writer, transaction
+
+BODY = "国家统计局上海调查总队发布数据显示，上海市房地产开发投资同比下降18.0%。New Energy 汽车销量上升。"
+OTHER = "新能源汽车销量上升，房地产投资下降。"
+
+
+def _threads(con) -> int:
+    return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+
+def test_one_thread_during_the_block_then_as_before(tmp_path):
+    con = connect_writer(tmp_path / "wh.duckdb")
+    try:
+        con.execute("SET threads = 3")
+        with keywords.one_thread(con):
+            assert _threads(con) == 1
+        assert _threads(con) == 3
+        with pytest.raises(ZeroDivisionError):
+            with keywords.one_thread(con):
+                1 / 0
+        assert _threads(con) == 3
+    finally:
+        con.close()
+
+
+def test_wire_tables_are_stored_as_plain_strings(tmp_path):
+    rows = [("a1", "h1", "房地产 投资", BODY), ("a2", "h2", "新能源汽车 Tesla", BODY), ("a3", "h3", "", OTHER),
+            ("a4", "h4", "汽车", BODY)]
+    segmented = segment(rows, BodyCache())
+    body_terms = segmented.docs.column("body_terms").combine_chunks()
+    # three reposts of BODY and one OTHER: the pipe carries two segmented bodies, and each article id once
+    assert body_terms.dictionary.to_pylist() == [" ".join(search_terms(BODY)), " ".join(search_terms(OTHER))]
+    assert body_terms.indices.to_pylist() == [0, 0, 1, 0]
+    assert segmented.tokens.column("article_id").combine_chunks().dictionary.to_pylist() == ["a1", "a2", "a3", "a4"]
+
+    con = connect_writer(tmp_path / "wh.duckdb")
+    try:
+        with transaction(con):
+            keywords.write_documents(con, segmented.docs, segmented.tokens)
+        stored = con.execute("SELECT article_id, content_hash, title_terms, body_terms, keyword_terms "
+                             "FROM search_documents ORDER BY article_id").fetchall()
+        tokens = con.execute("SELECT article_id, term, tf FROM article_tokens ORDER BY ALL").fetchall()
+        types = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'article_tokens' "
+                            "ORDER BY ordinal_position").fetchall()
+    finally:
+        con.close()
+    expected_tokens = []
+    for article_id, content_hash, title, body in rows:
+        counts = Counter(keyword_terms(f"{title}\n{body}"))
+        expected_tokens += [(article_id, term, tf) for term, tf in counts.items()]
+        assert (article_id, content_hash, " ".join(search_terms(title)), " ".join(search_terms(body)),
+                sum(counts.values())) in stored
+    assert len(stored) == 4
+    assert tokens == sorted(expected_tokens) and ("a1", "房地产", 2) in tokens
+    assert types == [("VARCHAR",), ("VARCHAR",), ("INTEGER",)]
