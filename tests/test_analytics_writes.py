@@ -11,6 +11,7 @@ from newsetl.reporting.segment import BodyCache, segment
 from newsetl.reporting.text import keyword_terms, search_terms
 from newsetl.warehouse import keywords
 from newsetl.warehouse.db import connect_writer, transaction
+from reporting_warehouse import reporting_warehouse  # noqa: F401
 
 BODY = "国家统计局上海调查总队发布数据显示，上海市房地产开发投资同比下降18.0%。New Energy 汽车销量上升。"
 OTHER = "新能源汽车销量上升，房地产投资下降。"
@@ -65,3 +66,34 @@ def test_wire_tables_are_stored_as_plain_strings(tmp_path):
     assert len(stored) == 4
     assert tokens == sorted(expected_tokens) and ("a1", "房地产", 2) in tokens
     assert types == [("VARCHAR",), ("VARCHAR",), ("INTEGER",)]
+
+
+def test_stale_texts_say_which_articles_had_a_document(reporting_warehouse, tmp_path):  # noqa: F811
+    """A changed article's chunk replaces its rows; a chunk of articles without a document skips the look-ups,
+    and the refresh then equals the documents and index rows the warehouse had."""
+    import shutil
+
+    from newsetl.config import ReportingConfig
+    from newsetl.reporting.analytics import refresh_analytics
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(reporting_warehouse["path"], copy)
+    con = connect_writer(copy)
+    try:
+        tables = ("SELECT * FROM search_documents ORDER BY article_id",
+                  "SELECT * FROM article_tokens ORDER BY ALL",
+                  "SELECT d.article_id, d.len, t.field, x.term, t.tf FROM search_index_terms AS t "
+                  "JOIN search_index_docs AS d USING (docid) JOIN search_index_dict AS x USING (termid) ORDER BY ALL")
+        before = [con.execute(sql).fetchall() for sql in tables]
+        changed, dropped = [row[0] for row in con.execute(
+            "SELECT article_id FROM search_documents ORDER BY article_id LIMIT 2").fetchall()]
+        con.execute("UPDATE search_documents SET content_hash = 'old' WHERE article_id = ?", [changed])
+        with transaction(con):
+            con.execute("DELETE FROM article_tokens WHERE article_id = ?", [dropped])
+            con.execute("DELETE FROM search_documents WHERE article_id = ?", [dropped])
+        rows = [row for batch in keywords.stale_texts(con, 1000) for row in zip(*batch.to_pydict().values())]
+        assert sorted((row[0], row[4]) for row in rows) == sorted([(changed, True), (dropped, False)])
+        refresh_analytics(con, ReportingConfig(), parallel=False)
+        assert [con.execute(sql).fetchall() for sql in tables] == before
+    finally:
+        con.close()

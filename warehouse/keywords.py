@@ -48,8 +48,9 @@ _STALE_ARTICLES = """
 
 
 def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.RecordBatch]:
-    """(article_id, content_hash, title, body) record batches of the articles without an up-to-date search
-    document, about `batch` rows each, in one pass over `articles` (no order); title and body are '' for NULL.
+    """(article_id, content_hash, title, body, documented) record batches of the articles without an up-to-date
+    search document, about `batch` rows each, in one pass over `articles` (no order); title and body are '' for
+    NULL; `documented`: the article has a search document (an outdated one), so writing it replaces rows.
 
     Arrow batches, not Python rows: they cross to the worker processes as buffers (pickling 20,000 rows of
     Python strings cost the flow process ~0.5 s), and the workers make the Python strings they segment.
@@ -60,8 +61,8 @@ def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.Recor
     reader = con.cursor()
     try:
         result = reader.execute(
-            "SELECT a.article_id, a.content_hash, coalesce(a.title, '') AS title, coalesce(a.body_text, '') AS body"
-            + _STALE_ARTICLES
+            "SELECT a.article_id, a.content_hash, coalesce(a.title, '') AS title, coalesce(a.body_text, '') AS body, "
+            "s.article_id IS NOT NULL AS documented" + _STALE_ARTICLES
         ).fetch_record_batch(batch)
         for record_batch in result:
             if record_batch.num_rows:
@@ -75,15 +76,19 @@ def stale_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*)" + _STALE_ARTICLES).fetchone()[0]
 
 
-def write_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table, tokens: pa.Table) -> set[str]:
+def write_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table, tokens: pa.Table,
+                    replacing: bool = True) -> set[str]:
     """Replace the search documents in `docs` and the keyword tokens of their articles with `tokens`.
+
+    `replacing=False`: the caller knows none of these articles has a search document (`stale_texts`'
+    `documented`), so there is nothing to look up or delete (a first run's chunks).
 
     Returns the article ids whose search-index rows must be rewritten: documents new to the index or segmented
     differently than before (a changed content hash with the same segmented text leaves the index valid).
     """
     with staged(con, "new_docs", docs), staged(con, "new_tokens", tokens):
-        had = con.execute("SELECT count(*) FROM search_documents WHERE article_id IN "
-                          "(SELECT article_id FROM new_docs)").fetchone()[0]
+        had = replacing and con.execute("SELECT count(*) FROM search_documents WHERE article_id IN "
+                                        "(SELECT article_id FROM new_docs)").fetchone()[0]
         # None of these articles had a document, so none is in the index either (the index holds only
         # documents of `search_documents`, written with them): all are new to it (a first run's case).
         reindex = stale_documents(con, "new_docs") if had else set(docs.column("article_id").to_pylist())

@@ -82,13 +82,20 @@ def stale_documents(con: duckdb.DuckDBPyConnection, docs: str) -> set[str]:
 
 
 def index_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, postings: pa.Table,
-                    lengths: np.ndarray, terms: TermIds) -> None:
+                    lengths: np.ndarray, terms: TermIds, new: bool = False) -> None:
     """Replace the index rows of these documents. `postings` (doc, field, term, tf) refer to documents by
-    their position in `article_ids`; `lengths` are their terms over both fields."""
+    their position in `article_ids`; `lengths` are their terms over both fields. `new`: the caller knows none
+    of them is indexed (they had no search document), so no old rows are looked up."""
     if not len(article_ids):
         return
-    ids = pa.table({"article_id": article_ids})
-    with staged(con, "reindexed", ids):
+    if not new:
+        _drop_indexed(con, article_ids)
+    _add_documents(con, article_ids, postings, lengths, terms)
+
+
+def _drop_indexed(con: duckdb.DuckDBPyConnection, article_ids: pa.Array) -> None:
+    """Remove the index rows of these documents, if they are indexed."""
+    with staged(con, "reindexed", pa.table({"article_id": article_ids})):
         old = con.execute("SELECT docid FROM search_index_docs WHERE article_id IN "
                           "(SELECT article_id FROM reindexed)").arrow()
         old = old.read_all() if hasattr(old, "read_all") else old
@@ -96,6 +103,11 @@ def index_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, posti
             with staged(con, "old_docids", old):
                 con.execute("DELETE FROM search_index_terms WHERE docid IN (SELECT docid FROM old_docids)")
                 con.execute("DELETE FROM search_index_docs WHERE docid IN (SELECT docid FROM old_docids)")
+
+
+def _add_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, postings: pa.Table, lengths: np.ndarray,
+                   terms: TermIds) -> None:
+    """Index these documents (not indexed now) under new docids."""
     first = con.execute("SELECT coalesce(max(docid) + 1, 0) FROM search_index_docs").fetchone()[0]
     docids = np.arange(first, first + len(article_ids), dtype=np.int64)
     docs = pa.table({"docid": docids, "article_id": article_ids, "len": pa.array(lengths, type=pa.int64())})

@@ -38,8 +38,10 @@ class TokenRefresh:
     bands: Future | None = None  # the LSH bands for `sign`, started on the pool once every chunk was handed out
 
 
-def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds) -> None:
-    """Write the index rows of the documents in `reindex` (a subset of the chunk's documents)."""
+def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds,
+           new: bool) -> None:
+    """Write the index rows of the documents in `reindex` (a subset of the chunk's documents); `new`: none of
+    the chunk's articles had a search document, so none is in the index."""
     ids = segmented.docs.column("article_id").combine_chunks()
     keep = np.asarray(pc.is_in(ids, value_set=pa.array(sorted(reindex), type=pa.string())).to_numpy(
         zero_copy_only=False), dtype=bool)
@@ -50,7 +52,7 @@ def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[st
         doc = rank[postings.column("doc").to_numpy()]
         postings = postings.filter(pa.array(doc >= 0)).set_column(0, "doc", pa.array(doc[doc >= 0]))
         ids, lengths = ids.filter(pa.array(keep)), lengths[keep]
-    search.index_documents(con, ids, postings, lengths, terms)
+    search.index_documents(con, ids, postings, lengths, terms, new=new)
 
 
 def _marked(batch: pa.RecordBatch, signing: pa.Array) -> np.ndarray | None:
@@ -82,19 +84,21 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
     workers = parallel.pool_for(pool, stale)
     bands: list[Future | None] = []
 
-    def jobs() -> Iterator[tuple[pa.RecordBatch, np.ndarray | None]]:
+    def jobs() -> Iterator[tuple[pa.RecordBatch, np.ndarray | None, bool]]:
         for batch in keywords.stale_texts(con, CHUNK):
-            yield batch, _marked(batch, signing)
+            replacing = bool(pc.any(batch.column("documented")).as_py())
+            texts = batch.drop_columns(["documented"])
+            yield texts, _marked(texts, signing), replacing
         if sign is not None:  # a worker imports datasketch for the bands while this process writes the last chunks
             bands.append(parallel.submit(workers, lsh_bands, sign.threshold, sign.num_perm))
 
     signed = 0
     chunks = ordered_map(segment_and_sign, jobs(), workers, sign or DedupSettings())
-    for (batch, wanted), (segmented, signatures) in chunks:
+    for (batch, wanted, replacing), (segmented, signatures) in chunks:
         with transaction(con):
-            reindex = keywords.write_documents(con, segmented.docs, segmented.tokens)
+            reindex = keywords.write_documents(con, segmented.docs, segmented.tokens, replacing)
             if reindex:
-                _index(con, segmented, reindex, terms)
+                _index(con, segmented, reindex, terms, new=not replacing)
             if signatures is not None:
                 marked = batch.filter(pa.array(wanted))
                 stories.write_signatures(con, marked.column("article_id"), marked.column("content_hash"),

@@ -146,12 +146,12 @@ def document_postings(title_terms: list[str | None], body_terms: list[str | None
     return _postings(len(title_terms), docs_of, fields, terms, tfs)
 
 
-def segment_and_sign(job: tuple[pa.RecordBatch, np.ndarray | None],
+def segment_and_sign(job: tuple[pa.RecordBatch, np.ndarray | None, bool],
                      settings: DedupSettings) -> tuple[Segmented, pa.Array | None]:
     """`segment` of a batch of (article_id, content_hash, title, body) rows, and the MinHash signature column of
     the rows marked in the boolean mask `sign` (None when none is): one read of the texts serves both (the
     worker's job for a chunk of the analytics step)."""
-    batch, sign = job
+    batch, sign = job[0], job[1]
     rows = list(zip(*(column.to_pylist() for column in batch.columns)))
     marked = [(row[0], row[1], row[3]) for row, wanted in zip(rows, sign) if wanted] if sign is not None else []
     return segment(rows), (signature_rows(marked, settings) if marked else None)
