@@ -30,6 +30,7 @@ class AnalyticsSummary:
     duplicate_articles: int
     indexed: int              # search documents added to, removed from or rewritten in the search index
     seconds: float
+    cpu_seconds: float = 0.0  # this process's CPU time during the refresh (all its threads; not the workers')
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,7 +47,7 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
 
     `parallel`: segment on the shared worker pool if one is running (the process runner's); else here.
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     pool = current_pool() if parallel else None
     settings = dedup_settings(config)
     with one_thread(con):  # the workers segment meanwhile: DuckDB's second thread cost more CPU than it saved
@@ -56,4 +57,5 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
         articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,
         indexed=documents.indexed, seconds=round(time.perf_counter() - started, 3),
+        cpu_seconds=round(time.process_time() - cpu_started, 3),
     )
