@@ -124,3 +124,27 @@ def test_listed_files_are_freed_before_the_images_and_analytics_steps(tmp_path, 
     assert (summary["discovered"], summary["new"], summary["rejected"]) == (15, 15, 0)
     assert alive == [(0, 0)]  # without forget_files: [(15, 15)]
     assert rows(warehouse_path, "SELECT count(*) FROM articles") == [(15,)]
+
+
+def test_changed_files_can_give_the_listing_away_as_it_reads(posts_dir):
+    """`consume=True` (the ingest's): the listing lets go of each file as it is reached, and the files not yielded
+    (unchanged, unreadable) stay in `changed.files` for the post_link dependents; what is yielded is the same."""
+    from newsetl.posts.discover import ChangedFiles, list_sources
+
+    source = HexoDirSource(name="posts", path=posts_dir)
+    plain = ChangedFiles(list_sources([(source, posts_dir)]).files, {})
+    refs = list(plain)
+    assert len(refs) == 15
+    known = {("posts", ref.locator): ref.file_hash for ref in refs[::2]}  # 8 of them ingested before
+    listing = list_sources([(source, posts_dir)]).files
+    seen_mid_read: list[int] = []
+    changed = ChangedFiles(listing, known, consume=True)
+    again = []
+    for ref in changed:
+        again.append(ref)
+        seen_mid_read.append(sum(f is not None for f in listing))
+    assert [(r.locator, r.file_hash, r.data) for r in again] == [(r.locator, r.file_hash, r.data) for r in refs[1::2]]
+    assert seen_mid_read[-1] < 15 and seen_mid_read == sorted(seen_mid_read, reverse=True)
+    assert listing == []  # given away
+    assert sorted(f.locator for f in changed.files) == sorted(loc for _, loc in known)  # the unchanged ones
+    assert (changed.changed, changed.unchanged) == (7, 8)

@@ -320,13 +320,18 @@ class ChangedFiles:
     holds the files that could not be read, and `restat` the new stat of unchanged files that were re-hashed.
     `stat_of` is the stat to record with a file's hash (None when its mtime is too recent to trust).
     `on_read()` is called once, before the first file is read (the ingest starts its worker processes then).
+    `consume=True` gives `files` away: each file is dropped from that list as it is reached, and `self.files`
+    keeps only those not yielded (unchanged or rejected: all the ingest looks at again), so a first run over
+    100k posts does not hold its whole listing (~1.1 KB a file) through the load.
     """
 
     def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str],
                  salts: dict[str, str] | None = None,
                  stats: dict[tuple[str, str], FileStat] | None = None, rehash: bool = False,
-                 max_bytes: int | None = None, on_read: Callable[[], None] | None = None) -> None:
+                 max_bytes: int | None = None, on_read: Callable[[], None] | None = None,
+                 consume: bool = False) -> None:
         self.files = files
+        self.consume = consume
         self.on_read = on_read
         self.max_bytes = max_bytes  # bigger files are rejected by their stat size, never read
         self.known = known
@@ -347,7 +352,13 @@ class ChangedFiles:
         return self._seen.get((source, locator))
 
     def __iter__(self) -> Iterator[InputRef]:
-        for f in self.files:
+        files = self.files
+        if self.consume:
+            self.files = []
+        for position, f in enumerate(files):
+            if self.consume:
+                files[position] = None  # type: ignore[call-overload]  # the given list lets go of it
+                self.files.append(f)  # kept unless yielded
             key = (f.source, f.locator)
             salt = self.salts.get(f.source) or ""
             try:
@@ -378,7 +389,11 @@ class ChangedFiles:
                 continue
             self._seen[key] = trusted
             self.changed += 1
+            if self.consume:
+                self.files.pop()
             yield InputRef(f.source, "hexo_dir", f.locator, os.fspath(f.where), digest, len(data), data=data)
+        if self.consume:
+            files.clear()
 
     @property
     def discovered(self) -> int:
