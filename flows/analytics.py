@@ -6,7 +6,7 @@ import duckdb
 
 from newsetl.config import ReportingConfig
 from newsetl.flows.log import phase
-from newsetl.reporting.analytics import AnalyticsSummary, warm_workers
+from newsetl.reporting.analytics import AnalyticsSummary
 from newsetl.runtime.progress import report
 from newsetl.runs import RunSummary
 from newsetl.tasks.analytics import analytics_task
@@ -25,10 +25,3 @@ def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summ
         f"{result.segmented} articles segmented, {result.hashed} hashed, {result.seconds:.1f} s")
     phase("analytics: %d stories (%d with duplicates), %d articles segmented, %d hashed (%.1f s)", result.stories,
           result.duplicate_stories, result.segmented, result.hashed, result.seconds)
-
-
-def warm_analytics(config: ReportingConfig, articles: int) -> None:
-    """Before the load's checkpoint: the idle workers load the segmenter for the analytics step to come
-    (`articles`: how many were added or changed)."""
-    if config.enabled:
-        warm_workers(articles)

@@ -25,7 +25,7 @@ from newsetl.runtime.worker_pool import warm
 from newsetl.posts.discover import ChangedFiles, Listing
 from newsetl.posts.sources import count_drafts, usable_options
 from newsetl.rules import SiteRules
-from newsetl.flows.analytics import analytics_step, warm_analytics
+from newsetl.flows.analytics import analytics_step
 from newsetl.flows.batches import Submitted, let_go, submitter, wait_all
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
@@ -144,7 +144,6 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.unchanged = changed.unchanged - relinked  # those rendered again count as what they became
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
-    warm_analytics(config.reporting, total.new + total.updated)  # the idle workers, while this process saves
     checkpoint(con)  # fold the run's write-ahead log into the warehouse file
     release_memory(con, config.memory_limit)  # what loading freed, before the images and analytics steps
     summary.stage_seconds["checkpoint"] = time.perf_counter() - stage_start

@@ -14,11 +14,9 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from newsetl.config import ReportingConfig
-from newsetl.reporting import parallel
 from newsetl.reporting.dedup import DedupSettings, refresh_story_clusters
 from newsetl.reporting.keywords import refresh_documents
-from newsetl.reporting.text import load_segmenter
-from newsetl.runtime.worker_pool import current_pool, current_workers
+from newsetl.runtime.worker_pool import current_pool
 from newsetl.warehouse.keywords import one_thread
 
 
@@ -61,19 +59,3 @@ def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
         indexed=documents.indexed, seconds=round(time.perf_counter() - started, 3),
         cpu_seconds=round(time.process_time() - cpu_started, 3),
     )
-
-
-def warm_workers(articles: int) -> None:
-    """Load the segmenter in each worker process ahead of a refresh of about `articles` texts, if the refresh
-    will run on the pool. The ingest calls it once its last batch is loaded: each worker's dictionary load
-    (~0.3-0.5 s) then overlaps the load's checkpoint and the images step, instead of keeping the step's first
-    chunk waiting. Returns at once; a pool that broke meanwhile is left to the refresh (which starts a new one).
-    """
-    pool = parallel.pool_for(current_pool(), articles)
-    if pool is None:
-        return
-    try:
-        for _ in range(current_workers()):  # back to back: a worker busy loading leaves the next call to another
-            pool.submit(load_segmenter)
-    except RuntimeError:  # BrokenProcessPool, or shut down since
-        pass

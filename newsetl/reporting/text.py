@@ -30,11 +30,6 @@ def _jieba():
     return rjieba
 
 
-def load_segmenter() -> None:
-    """Load the segmenter (and its dictionary) in this process now: a worker's warm-up before a refresh."""
-    _jieba()
-
-
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """Terms never used as keywords (bundled `stopwords.txt`)."""

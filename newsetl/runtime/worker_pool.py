@@ -149,12 +149,6 @@ def warm() -> None:
     threading.Thread(target=start, name="worker-pool-start", daemon=True).start()
 
 
-def current_workers() -> int:
-    """How many processes the shared pool has (or will have, once started); 0 without a pool."""
-    with _lock:
-        return _workers if _pool is not None else 0
-
-
 def current_pool() -> ProcessPoolExecutor | None:
     """The shared pool if there is one (the process runner makes it; its processes may not have started:
     they start on its first call), else None; starts nothing."""
