@@ -19,7 +19,6 @@ from prefect.futures import PrefectFuture
 
 from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
-from newsetl.runtime.prefetch import Prefetch
 from newsetl.runtime.progress import report
 from newsetl.runtime.worker_pool import warm
 from newsetl.posts.discover import ChangedFiles, Listing
@@ -44,7 +43,6 @@ from newsetl.warehouse.source_roots import record_roots, recorded_roots
 from newsetl.warehouse.source_files import known_hashes, known_stats, refresh_stats
 
 IN_FLIGHT_BATCHES = 4  # batches submitted ahead of the loader
-READ_AHEAD_BATCHES = 1  # batches read and hashed ahead of the submitter (newsetl/runtime/prefetch.py)
 LOADER_SWITCH_INTERVAL = 0.0005  # seconds; see load_batches
 
 
@@ -119,17 +117,11 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     limits = PostLimits.of(config.limits)  # plain data for the workers
     deferred = deferred_links(con, zones)  # posts using post_link: prepared at the end (flows/post_links.py)
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
-    # The next batches are read and hashed in a thread while this one waits for prepared batches and loads them.
-    ahead = Prefetch(input_batches(changed, config.batch_size), ahead=READ_AHEAD_BATCHES, name="read-ahead")
-    try:
-        cleaned = (submit(inputs) for inputs in ahead)
-        summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id,
-                                                     listed,
-                                                     skipped=lambda: changed.unchanged + len(changed.rejects)
-                                                     + len(deferred),
-                                                     stats=changed.stat_of, on_batch=deferred.add)
-    finally:
-        ahead.close()  # a failed load: stop reading; after the last batch, `changed`'s counts are final
+    cleaned = (submit(inputs) for inputs in input_batches(changed, config.batch_size))  # read when submitted
+    summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, listed,
+                                                 skipped=lambda: changed.unchanged + len(changed.rejects)
+                                                 + len(deferred),
+                                                 stats=changed.stat_of, on_batch=deferred.add)
     total.add(relink_step(con, deferred, rules, limits, summary.run_id, rejects, config.batch_size,
                           stats=changed.stat_of))
     refresh_stats(con, changed.restat)  # files re-hashed and found unchanged (touched, copied back, --rehash)
