@@ -135,18 +135,22 @@ def serve_deployments(config: Config, config_path: Path, limit: int | None = Non
         raise ConfigError(f"{config_path}: no deployments: add a `deployments:` section with cron or interval")
     api_url, ui_url = api_urls()
     deployments = build_deployments(config, config_path)
-    for entry in config.deployments:
-        print(f"deployment {FLOW_NAME}/{entry.name}: {describe(entry)}")
-    print(f"Prefect API: {api_url}\nsee runs at: {ui_url}/deployments (Ctrl-C stops serving)", flush=True)
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         # Started in the background (`nohup newsetl serve &`: the shell ignores SIGINT for background jobs).
         # SIGTERM stops the runner through SIGINT (above), and asyncio.run only cancels on SIGINT when Python's
         # own handler is in place: restore it, or SIGTERM would do nothing.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     runner = _Runner(pause_on_shutdown=True, limit=limit)
-    for deployment in deployments:
-        runner.add_deployment(deployment)
+    # The same handler from now on: `add_deployment` registers each deployment with the API before
+    # `runner.start()` installs it (after importing Prefect's webserver, ~1 s on a busy machine), and a SIGTERM
+    # in between ended the process with the signal's default action (exit -15, no "stopped").
+    signal.signal(signal.SIGTERM, runner.handle_sigterm)
     try:
+        for entry in config.deployments:
+            print(f"deployment {FLOW_NAME}/{entry.name}: {describe(entry)}")
+        print(f"Prefect API: {api_url}\nsee runs at: {ui_url}/deployments (Ctrl-C stops serving)", flush=True)
+        for deployment in deployments:
+            runner.add_deployment(deployment)
         asyncio.run(runner.start())
     except KeyboardInterrupt:
         pass  # SIGINT or SIGTERM: the runner has shut down

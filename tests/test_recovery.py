@@ -136,6 +136,18 @@ def test_only_other_processes_running_rows_are_aborted(tmp_path: Path) -> None:
     (signal.SIGTERM, True),  # `nohup newsetl serve &`: the shell ignores SIGINT, which SIGTERM goes through
 ])
 def test_serve_stops_cleanly_on_a_signal(tmp_path: Path, signum: int, started_in_background: bool) -> None:
+    _serve_and_stop(tmp_path, signum, started_in_background, registered=True)
+
+
+def test_serve_stops_cleanly_on_sigterm_while_registering(tmp_path: Path) -> None:
+    """SIGTERM as soon as serve prints its API, while it registers the deployment (before Prefect's runner
+    installs its own handler): it stops as cleanly (it used to die by the signal, exit -15)."""
+    _serve_and_stop(tmp_path, signal.SIGTERM, False, registered=False)
+
+
+def _serve_and_stop(tmp_path: Path, signum: int, started_in_background: bool, registered: bool) -> None:
+    """Start `newsetl serve`; once it serves (`registered`) or as soon as it prints its API, send `signum`:
+    it must exit 0 within 10 s, printing "newsetl serve: stopped" and no error."""
     name = f"stop-{signum}"
     (tmp_path / "posts").mkdir()
     data = {"warehouse": str(tmp_path / "wh.duckdb"), "images": {"enabled": False},
@@ -153,11 +165,12 @@ def test_serve_stops_cleanly_on_a_signal(tmp_path: Path, signum: int, started_in
     output = Lines(child.stdout)
     try:
         output.wait_for("Prefect API:", 120)
-        deadline = time.monotonic() + 60
-        while not _deployment_exists(api, name):  # registered: the runner is serving
-            assert time.monotonic() < deadline and child.poll() is None, output.text()
-            time.sleep(0.5)
-        time.sleep(1)
+        if registered:
+            deadline = time.monotonic() + 60
+            while not _deployment_exists(api, name):  # registered: the runner is serving
+                assert time.monotonic() < deadline and child.poll() is None, output.text()
+                time.sleep(0.5)
+            time.sleep(1)
         sent = time.monotonic()
         os.kill(child.pid, signum)
         try:
