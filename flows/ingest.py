@@ -21,7 +21,7 @@ from newsetl.config import Config, HexoDirSource
 from newsetl.models import Batch, InputRef
 from newsetl.runtime.progress import report
 from newsetl.runtime.worker_pool import warm
-from newsetl.posts.discover import ChangedFiles, Listing
+from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.sources import count_drafts, usable_options
 from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_step
@@ -113,7 +113,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes,  # bigger: rejected by stat size, unread
                            on_read=warm,  # the first file to prepare starts the worker processes
-                           consume=True)  # the listing lets go of each file read (first run: 115 MB at 100k)
+                           consume=True)  # empties the listing as it reads: Prefect keeps the discover
+    # task's result (this Listing) alive until the flow ends, through images and analytics (115 MB at 100k posts)
     limits = PostLimits.of(config.limits)  # plain data for the workers
     deferred = deferred_links(con, zones)  # posts using post_link: prepared at the end (flows/post_links.py)
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
@@ -131,7 +132,6 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     relinked, again = dependents_step(con, deferred, changed, config.encodings, rules, limits, summary.run_id,
                                       rejects, config.batch_size)  # unchanged posts showing a changed title
     total.add(again)
-    forget_files(listing)  # the last use of the listing
     summary.discovered = changed.discovered + len(listing.rejects)  # = new + updated + unchanged + rejected
     summary.unchanged = changed.unchanged - relinked  # those rendered again count as what they became
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
@@ -147,16 +147,6 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     phase("load: %d files read, %d new, %d updated, %d unchanged, %d rejected (%.1f s)", summary.discovered,
           summary.new, summary.updated, summary.unchanged, summary.rejected,
           summary.stage_seconds["read+parse+clean+load"])
-
-
-def forget_files(listing: Listing) -> None:
-    """Drop the listed files once the run no longer needs them (~1.1 KB each: 115 MB at 100k posts).
-
-    Prefect keeps the discover task's result, this Listing, alive until the flow ends (its task-run context stays
-    referenced), through the images and analytics steps; emptying the list (ChangedFiles iterates the same one)
-    frees the files whatever holds it.
-    """
-    listing.files.clear()
 
 
 def load_batches(con, cleaned: Iterator[PrefectFuture | Submitted], total: LoadCounts, rejects: list, run_id: str,

@@ -97,7 +97,8 @@ def test_listed_files_are_freed_before_the_images_and_analytics_steps(tmp_path, 
                                                                        monkeypatch):
     """Whatever keeps the discover task's result (the Listing; in `newsetl ingest` Prefect's task-run context held
     it until the flow ended: 100k listed files, ~115 MB, through the images and analytics steps), the ingest
-    empties it once the load stage is done. Here the test itself keeps it, and counts the files still alive."""
+    empties it as it reads it (ChangedFiles(consume=True)). Here the test itself keeps it, and counts the files
+    still alive."""
     import newsetl.flows.ingest as ingest_module
     from newsetl.posts.discover import PostFile
     from tests.helpers import make_config
@@ -122,7 +123,7 @@ def test_listed_files_are_freed_before_the_images_and_analytics_steps(tmp_path, 
                          batch_size=4)
     summary = ingest_module.ingest(config)
     assert (summary["discovered"], summary["new"], summary["rejected"]) == (15, 15, 0)
-    assert alive == [(0, 0)]  # without forget_files: [(15, 15)]
+    assert alive == [(0, 0)]  # with a listing kept whole: [(15, 15)]
     assert rows(warehouse_path, "SELECT count(*) FROM articles") == [(15,)]
 
 

@@ -213,10 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands that run flows, and the module each imports (FLOW_MODULES, newsetl/cli/early.py): it is imported
-# while the Prefect API starts.
-
-
 # What Prefect imports when a flow run starts (fastapi: ~0.2 s): imported while the API boots instead.
 FLOW_RUN_MODULES = ("prefect.flow_engine", "prefect.task_engine", "fastapi")
 

@@ -3,8 +3,8 @@
 With `NEWSETL_TIMELINE` set to a file name, `mark(name)` records (name, time.time()) and the stamps are
 appended to that file as one JSON line when the process exits (after every other exit handler, so the
 private API's stop is in it). The private API server records its own stamps ("server: ...") and writes its
-line when it has stopped (before the command's line). Without it, `mark` does nothing. Wall-clock seconds, so a parent process can
-place them against its own start and the child's exit.
+line when it has stopped (before the command's line). Without it, `mark` does nothing. Wall-clock seconds, so
+a parent process can place them against its own start and the child's exit.
 """
 
 from __future__ import annotations
