@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -92,20 +92,29 @@ def write_signatures(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str] 
         con.execute("INSERT INTO article_minhash SELECT * FROM new_minhash")
 
 
-def signatures_in_priority_order(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """(article_id, signature) of every article, earliest published first (the order clusters are named by)."""
+def priority_order(con: duckdb.DuckDBPyConnection) -> pa.Array:
+    """article_id of every article with a signature row, earliest published first (the order clusters are named
+    by). Ids only: the signatures are read apart (`signature_batches`), so DuckDB never sorts them."""
     loaded = con.execute(
         """
-        SELECT m.article_id, m.signature
+        SELECT m.article_id
         FROM article_minhash AS m JOIN articles AS a USING (article_id)
         ORDER BY a.published_at NULLS LAST, a.first_seen_at, m.article_id
         """
     ).arrow()
-    return loaded.read_all() if hasattr(loaded, "read_all") else loaded
+    loaded = loaded.read_all() if hasattr(loaded, "read_all") else loaded
+    return loaded.column("article_id").combine_chunks()
 
 
-def write_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: list[str], article_ids: list[str],
-                   similarities: list[float]) -> None:
+def signature_batches(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[pa.RecordBatch]:
+    """(article_id, signature) of every stored signature, `rows` at a time, in storage order."""
+    result = con.execute("SELECT article_id, signature FROM article_minhash")
+    reader = result.to_arrow_reader(rows) if hasattr(result, "to_arrow_reader") else result.fetch_record_batch(rows)
+    yield from reader
+
+
+def write_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Sequence[str] | pa.Array,
+                   article_ids: Sequence[str] | pa.Array, similarities: Sequence[float] | pa.Array) -> None:
     """Make `story_clusters` equal to these rows, writing only the rows that changed (a no-op rerun writes nothing)."""
     table = pa.table({"cluster_id": cluster_ids, "article_id": article_ids, "similarity": similarities},
                      schema=STORY_CLUSTERS_SCHEMA)

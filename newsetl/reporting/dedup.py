@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from newsetl.reporting.minhash import DedupSettings, lsh_bands, shingle_hashes, signature_rows, signatures
 from newsetl.reporting import parallel
@@ -24,8 +26,11 @@ from newsetl.warehouse import stories
 from newsetl.warehouse.db import transaction
 
 TEXT_CHUNK = 2000  # articles whose texts are in memory at once
+BLOCK_ROWS = 4096  # signatures read, hashed or compared at a time when clustering (2 MB at 128 permutations)
+HASH_SEED = 15     # of the row hashes that group identical signatures (any value: equal rows, equal hashes)
 
-__all__ = ["DedupSettings", "DedupStats", "cluster", "refresh_story_clusters", "shingle_hashes", "signatures"]
+__all__ = ["DedupSettings", "DedupStats", "cluster", "cluster_rows", "refresh_story_clusters", "shingle_hashes",
+           "signatures"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,35 @@ def _row_keys(block: np.ndarray) -> np.ndarray:
     return block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1]))).ravel()
 
 
+def _row_hashes(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each of these rows (equal rows, equal hashes), `BLOCK_ROWS` rows copied at a time."""
+    weights = np.random.default_rng(HASH_SEED).integers(0, 2**64, matrix.shape[1], dtype=np.uint64) | np.uint64(1)
+    hashes = np.empty(len(rows), dtype=np.uint64)
+    for start in range(0, len(rows), BLOCK_ROWS):
+        block = rows[start:start + BLOCK_ROWS]
+        hashes[start:start + len(block)] = matrix[block].astype(np.uint64) @ weights
+    return hashes
+
+
+def _rows_equal(matrix: np.ndarray, rows: np.ndarray, others: np.ndarray) -> bool:
+    """Whether each row `rows[i]` equals row `others[i]` (compared `BLOCK_ROWS` at a time)."""
+    return all(np.array_equal(matrix[rows[start:start + BLOCK_ROWS]], matrix[others[start:start + BLOCK_ROWS]])
+               for start in range(0, len(rows), BLOCK_ROWS))
+
+
+def _identical(matrix: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group these rows by equal content: (one row of each group, the group of each row).
+
+    Grouped by a 64-bit hash per row, then checked row by row against the group's row; only on a hash collision
+    are the whole rows sorted (the exact grouping, which copies every row twice over)."""
+    _, first, group = np.unique(_row_hashes(matrix, rows), return_index=True, return_inverse=True)
+    group = group.ravel()
+    if not _rows_equal(matrix, rows, rows[first][group]):
+        _, first, group = np.unique(_row_keys(matrix[rows]), return_index=True, return_inverse=True)
+        group = group.ravel()
+    return rows[first], group
+
+
 def _buckets(keys: np.ndarray) -> list[np.ndarray]:
     """Indices (ascending) of the rows sharing each key, for keys held by two or more rows."""
     order = np.argsort(keys, kind="stable")
@@ -52,27 +86,56 @@ def _buckets(keys: np.ndarray) -> list[np.ndarray]:
     return [order[a:b] for a, b in zip(starts, ends) if b - a > 1]
 
 
-def _components(distinct: np.ndarray, settings: DedupSettings, bands: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Component label of each distinct signature: single linkage over LSH candidates that reach the threshold.
+def _components(matrix: np.ndarray, distinct: np.ndarray, settings: DedupSettings,
+                bands: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Component label of each distinct signature (rows `distinct` of `matrix`): single linkage over LSH
+    candidates that reach the threshold.
 
     Within a bucket each member is compared (vectorised) with the later members not yet in its component;
     pairs already connected are skipped, as union-find would, so the components are the same.
     """
     label = np.arange(len(distinct))
-    width = distinct.shape[1]
+    width = matrix.shape[1]
     for start, end in bands:
-        for members in _buckets(_row_keys(distinct[:, start:end])):
+        for members in _buckets(_row_keys(matrix[distinct, start:end])):
             for position in range(len(members) - 1):
                 row = members[position]
                 rest = members[position + 1:]
                 rest = rest[label[rest] != label[row]]
                 if not len(rest):
                     continue
-                similarity = np.count_nonzero(distinct[rest] == distinct[row], axis=1) / width
+                similarity = np.count_nonzero(matrix[distinct[rest]] == matrix[distinct[row]], axis=1) / width
                 joined = rest[similarity >= settings.threshold]
                 if len(joined):
                     label[np.isin(label, label[joined])] = label[row]
     return label
+
+
+def cluster_rows(signature_matrix: np.ndarray, present: np.ndarray, settings: DedupSettings,
+                 bands: tuple[tuple[int, int], ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`cluster` as two arrays: the index of each row's cluster's first row, and its similarity to that row.
+
+    Memory: beyond the matrix, a few numbers per row and `BLOCK_ROWS` rows copied at a time (no sorted copy of
+    the signatures unless two different ones share a 64-bit hash)."""
+    if bands is None:
+        bands = lsh_bands(settings.threshold, settings.num_perm)
+    rows = len(signature_matrix)
+    roots = np.arange(rows)
+    indices = np.flatnonzero(present)
+    if len(indices):
+        # Identical signatures always match (similarity 1.0, same bucket in every band): collapse them first.
+        distinct, group = _identical(signature_matrix, indices)
+        label = _components(signature_matrix, distinct, settings, bands)[group]
+        first_row = np.full(label.max() + 1, rows)
+        np.minimum.at(first_row, label, indices)  # the component's earliest row names the cluster
+        roots[indices] = first_row[label]
+    similarity = np.ones(rows)
+    others = np.flatnonzero(roots != np.arange(rows))
+    for start in range(0, len(others), BLOCK_ROWS):
+        block = others[start:start + BLOCK_ROWS]
+        matches = np.count_nonzero(signature_matrix[block] == signature_matrix[roots[block]], axis=1)
+        similarity[block] = matches / signature_matrix.shape[1]
+    return roots, similarity
 
 
 def cluster(signature_matrix: np.ndarray, present: np.ndarray, settings: DedupSettings,
@@ -83,24 +146,26 @@ def cluster(signature_matrix: np.ndarray, present: np.ndarray, settings: DedupSe
     Returns, per row, (index of the cluster's first row, estimated similarity to that row). `bands`: the LSH
     bands for the settings (`lsh_bands`), computed here when not given.
     """
-    if bands is None:
-        bands = lsh_bands(settings.threshold, settings.num_perm)
-    rows = len(signature_matrix)
-    roots = np.arange(rows)
-    indices = np.flatnonzero(present)
-    if len(indices):
-        # Identical signatures always match (similarity 1.0, same bucket in every band): collapse them first.
-        _, first, inverse = np.unique(_row_keys(signature_matrix[indices]), return_index=True, return_inverse=True)
-        label = _components(signature_matrix[indices[first]], settings, bands)[inverse.ravel()]
-        first_row = np.full(label.max() + 1, rows)
-        np.minimum.at(first_row, label, indices)  # the component's earliest row names the cluster
-        roots[indices] = first_row[label]
-    similarity = np.ones(rows)
-    others = np.flatnonzero(roots != np.arange(rows))
-    if len(others):
-        matches = np.count_nonzero(signature_matrix[others] == signature_matrix[roots[others]], axis=1)
-        similarity[others] = matches / signature_matrix.shape[1]
-    return [(int(root), float(sim)) for root, sim in zip(roots, similarity)]
+    roots, similarity = cluster_rows(signature_matrix, present, settings, bands)
+    return list(zip(roots.tolist(), similarity.tolist()))
+
+
+def signature_matrix(con: duckdb.DuckDBPyConnection, num_perm: int) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """(article ids in priority order, a uint32 matrix with row i the signature of article i, which rows have one).
+
+    The signatures are read from DuckDB `BLOCK_ROWS` at a time straight into their rows: neither DuckDB nor
+    Arrow holds a sorted copy of them all."""
+    ids = stories.priority_order(con)
+    matrix = np.zeros((len(ids), num_perm), dtype=np.uint32)
+    present = np.zeros(len(ids), dtype=bool)
+    for batch in stories.signature_batches(con, BLOCK_ROWS):
+        position = pc.index_in(batch.column("article_id"), value_set=ids)
+        signature = batch.column("signature")
+        keep = pc.and_(position.is_valid(), signature.is_valid())
+        position = position.filter(keep).to_numpy()
+        matrix[position] = signature.filter(keep).flatten().to_numpy().reshape(-1, num_perm)
+        present[position] = True
+    return ids, matrix, present
 
 
 def _update_signatures(con: duckdb.DuckDBPyConnection, settings: DedupSettings,
@@ -136,19 +201,11 @@ def refresh_story_clusters(con: duckdb.DuckDBPyConnection, settings: DedupSettin
         stored = stories.stored_cluster_stats(con) if not hashed and not dropped else None
         if stored is not None:
             return DedupStats(stored[0], 0, stored[1], stored[2], stored[3])
-        loaded = stories.signatures_in_priority_order(con)
-        ids = loaded.column("article_id").to_pylist()
-        column = loaded.column("signature").combine_chunks()
-        present = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        matrix = np.zeros((len(ids), settings.num_perm), dtype=np.uint32)
-        if present.any():
-            matrix[present] = column.drop_null().flatten().to_numpy().reshape(-1, settings.num_perm)
-        del loaded, column  # O(corpus): freed before clustering makes its own copies of the signatures
-        groups = cluster(matrix, present, settings, call(lsh_bands, parallel.pool_for(pool, hashed),
-                                                         settings.threshold, settings.num_perm, early=bands))
-        stories.write_clusters(con, [ids[root] for root, _ in groups], ids, [sim for _, sim in groups])
-    sizes: dict[int, int] = {}
-    for root, _ in groups:
-        sizes[root] = sizes.get(root, 0) + 1
-    duplicates = [size for size in sizes.values() if size > 1]
-    return DedupStats(len(ids), hashed, len(sizes), len(duplicates), sum(duplicates))
+        ids, matrix, present = signature_matrix(con, settings.num_perm)
+        roots, similarity = cluster_rows(matrix, present, settings, call(
+            lsh_bands, parallel.pool_for(pool, hashed), settings.threshold, settings.num_perm, early=bands))
+        del matrix  # O(corpus): gone before DuckDB writes the clusters
+        stories.write_clusters(con, ids.take(pa.array(roots)), ids, pa.array(similarity))
+    sizes = np.bincount(roots, minlength=len(ids))
+    duplicates = sizes[sizes > 1]
+    return DedupStats(len(ids), hashed, int(np.count_nonzero(sizes)), len(duplicates), int(duplicates.sum()))
