@@ -8,7 +8,7 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 
-from newsetl.warehouse.db import staged
+from newsetl.warehouse.db import cursor, staged
 from newsetl.warehouse.search import stale_documents
 from newsetl.warehouse.text_schemas import ARTICLE_TOKENS_SCHEMA, SEARCH_DOCUMENTS_SCHEMA
 
@@ -58,7 +58,7 @@ def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.Recor
     can write and commit between batches. One scan: reading chunk by chunk with a join per chunk scanned the
     articles' texts once per chunk, which grows with the square of the corpus.
     """
-    reader = con.cursor()
+    reader = cursor(con)
     try:
         result = reader.execute(
             "SELECT a.article_id, a.content_hash, coalesce(a.title, '') AS title, coalesce(a.body_text, '') AS body, "
