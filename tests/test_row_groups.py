@@ -139,7 +139,8 @@ def test_busy_and_corrupt_warehouses_give_the_same_errors(tmp_path: Path) -> Non
         holder.wait()
     writer = connect_writer(path)
     try:
-        with pytest.raises(WarehouseBusy, match=busy):  # a second writer in this process
+        with pytest.raises(WarehouseBusy, match=f"warehouse {re.escape(str(path))} is busy: this process already "
+                           "has it open for writing; try again when it closes"):  # a second writer in this process
             connect_writer(path)
     finally:
         writer.close()

@@ -67,7 +67,7 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.BinderException as exc:
         if "already attached" in str(exc):  # a writer of this process has it (DuckDB's in-process check)
             raise WarehouseBusy(
-                f"warehouse {path} is busy: another newsetl process is writing it; try again when it finishes"
+                f"warehouse {path} is busy: this process already has it open for writing; try again when it closes"
             ) from None
         raise NewsetlError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
