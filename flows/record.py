@@ -12,6 +12,7 @@ import duckdb
 from prefect.context import get_run_context
 from prefect.states import Completed, State
 
+from newsetl.errors import WarehouseOutOfMemory
 from newsetl.runs import RunSummary, counts_line
 from newsetl.runtime.timeline import mark
 from newsetl.tasks.record import record_task
@@ -49,9 +50,17 @@ def recorded_run(con: duckdb.DuckDBPyConnection, summary: RunSummary,
     except BaseException as exc:
         summary.fail(exc)
         record_task(con, summary)
+        if isinstance(exc, duckdb.OutOfMemoryException):  # a setting the user can change: one line, not a traceback
+            raise WarehouseOutOfMemory(out_of_memory(exc)) from None
         raise
     record_task(con, summary)
     mark("run recorded")
+
+
+def out_of_memory(exc: duckdb.OutOfMemoryException) -> str:
+    """The line for a run DuckDB stopped at its memory limit (its own first line, and what to change)."""
+    return (f"the warehouse ran out of memory ({str(exc).splitlines()[0]}); the run is recorded as failed: raise "
+            "`memory_limit` in the config (default 256MB; null lifts the cap)")
 
 
 def run_state(summary: dict) -> dict | State:

@@ -19,6 +19,12 @@ class WarehouseBusy(NewsetlError):
     exit_code = 1
 
 
+class WarehouseOutOfMemory(NewsetlError):
+    """DuckDB needed more memory than the configured `memory_limit` allows."""
+
+    exit_code = 1
+
+
 class RejectError(Exception):
     """A single input that cannot be processed; becomes a row in `rejects`."""
 

@@ -87,6 +87,20 @@ def test_exit_codes_and_flow_states_per_outcome(loaded: Path, tmp_path: Path, ca
         assert main(["ingest", "--config", config]) == 1
     assert "is busy: another newsetl run is writing it (held by pid" in capsys.readouterr().err
 
+    # failed: DuckDB's memory limit (a setting the user chose) -> exit 1, one line saying what to change
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(yaml.safe_dump({**yaml.safe_load((loaded / "newsetl.yaml").read_text(encoding="utf-8")),
+                                     "warehouse": str(tmp_path / "tight.duckdb"), "memory_limit": "1MB",
+                                     "sources": [{"type": "hexo_dir", "name": "archive",
+                                                  "path": str(loaded / "posts")}]}), encoding="utf-8")
+    assert main(["ingest", "--config", str(tight)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("newsetl: error: the warehouse ran out of memory (Out of Memory Error: ") and \
+        err.endswith("); the run is recorded as failed: raise `memory_limit` in the config (default 256MB; null "
+                     "lifts the cap)\n") and err.count("\n") == 1
+    assert rows(tmp_path / "tight.duckdb", "SELECT status, message LIKE 'OutOfMemoryException: %' FROM ingest_runs") \
+        == [("failed", True)]
+
     # usage and config: exit 2
     assert main(["ingest", "--no-such-flag"]) == 2
     assert main(["backfill", "--config", config]) == 2  # --since is required
