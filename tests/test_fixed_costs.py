@@ -148,6 +148,10 @@ def test_images_are_registered_in_chunks_with_the_same_rows(tmp_path: Path, post
                               base_dir=tmp_path)
     with_runner(ingest, config)(config)
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    # The same (article, URL) twice in some articles (another role or position): each pair is keyed once, also
+    # when its rows fall on both sides of a chunk's edge.
+    con.execute("INSERT INTO article_images SELECT * REPLACE (position + 1000 AS position) FROM article_images "
+                "WHERE hash(url) % 3 = 0")
     now = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
     def registered(chunk: int) -> tuple[int, list, list]:
@@ -158,10 +162,13 @@ def test_images_are_registered_in_chunks_with_the_same_rows(tmp_path: Path, post
         return (added, con.execute("SELECT * FROM article_images ORDER BY ALL").fetchall(),
                 con.execute("SELECT * FROM image_fetches ORDER BY ALL").fetchall())
 
-    whole, chunked = registered(10**9), registered(7)
+    whole, chunked, single = registered(10**9), registered(7), registered(1)
+    duplicated = con.execute("SELECT count(*) FROM (SELECT article_id, url FROM article_images "
+                             "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
     con.close()
     assert whole[0] == len(whole[2]) == 50 and len(whole[1]) > 7 * 5  # many chunks of 7
-    assert chunked == whole
+    assert duplicated > 5
+    assert chunked == whole and single == whole
     assert all(row[7] is not None for row in chunked[1])  # every row keyed (fetch_url)
 
 

@@ -42,12 +42,13 @@ PLAN_COLUMNS = ["url", "raw", "host", "status", "attempts", "etag", "last_modifi
 
 def unkeyed_article_images(con: duckdb.DuckDBPyConnection, *, after: tuple[str, str] | None = None,
                            limit: int | None = None) -> list[tuple[str, str, str | None]]:
-    """(article_id, image url, article url) of every `article_images` row without a fetch key yet.
+    """(article_id, image url, article url) of every `article_images` row without a fetch key yet, each pair once.
 
     With `limit`: at most that many, in (article_id, url) order, those after the (article_id, url) `after`.
+    DuckDB then keeps only those rows (a top-N) before it joins them to `articles`, so memory does not grow with
+    the corpus: a DISTINCT over every unkeyed row joined first needed over 122 MB at 100,000 posts.
     """
-    sql = ("SELECT DISTINCT ai.article_id, ai.url, a.url FROM article_images ai "
-           "LEFT JOIN articles a USING (article_id) WHERE ai.fetch_url IS NULL")
+    sql = "SELECT ai.article_id, ai.url FROM article_images ai WHERE ai.fetch_url IS NULL"
     params: list = []
     if after is not None:
         sql += " AND (ai.article_id > ? OR (ai.article_id = ? AND ai.url > ?))"
@@ -55,7 +56,9 @@ def unkeyed_article_images(con: duckdb.DuckDBPyConnection, *, after: tuple[str, 
     if limit is not None:
         sql += " ORDER BY ai.article_id, ai.url LIMIT ?"
         params.append(limit)
-    return con.execute(sql, params).fetchall()
+    return con.execute(
+        f"SELECT DISTINCT p.article_id, p.url, a.url FROM ({sql}) p LEFT JOIN articles a USING (article_id) "
+        "ORDER BY p.article_id, p.url", params).fetchall()
 
 
 def record_links(con: duckdb.DuckDBPyConnection, links: list[dict], *, now: datetime, run_id: str | None,
