@@ -63,7 +63,7 @@ def stale_texts(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[pa.Recor
         result = reader.execute(
             "SELECT a.article_id, a.content_hash, coalesce(a.title, '') AS title, coalesce(a.body_text, '') AS body, "
             "s.article_id IS NOT NULL AS documented" + _STALE_ARTICLES
-        ).fetch_record_batch(batch)
+        ).to_arrow_reader(batch)
         for record_batch in result:
             if record_batch.num_rows:
                 yield record_batch

@@ -108,9 +108,7 @@ def priority_order(con: duckdb.DuckDBPyConnection) -> pa.Array:
 
 def signature_batches(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[pa.RecordBatch]:
     """(article_id, signature) of every stored signature, `rows` at a time, in storage order."""
-    result = con.execute("SELECT article_id, signature FROM article_minhash")
-    reader = result.to_arrow_reader(rows) if hasattr(result, "to_arrow_reader") else result.fetch_record_batch(rows)
-    yield from reader
+    yield from con.execute("SELECT article_id, signature FROM article_minhash").to_arrow_reader(rows)
 
 
 def write_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Sequence[str] | pa.Array,
