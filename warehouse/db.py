@@ -142,7 +142,8 @@ ROW_GROUP_SIZE = 32768
 _RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
+    """`text` as an SQL string literal (for statements that take no parameters: ATTACH, SET, COPY ... TO)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -161,9 +162,9 @@ def _attach_writer(path: Path) -> duckdb.DuckDBPyConnection:
     alias = path.stem if path.stem.lower() not in _RESERVED_CATALOGS else path.stem + "_db"
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {_sql_string(str(path))} AS {_sql_name(alias)} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        con.execute(f"ATTACH {sql_string(str(path))} AS {_sql_name(alias)} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
         con.execute(f"USE {_sql_name(alias)}")
-        con.execute(f"SET temp_directory = {_sql_string(str(path) + '.tmp')}")
+        con.execute(f"SET temp_directory = {sql_string(str(path) + '.tmp')}")
     except BaseException:
         con.close()
         raise

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from newsetl.warehouse.db import sql_string
+
 _PARTITIONED = {
     "articles": (
         "SELECT *, coalesce(strftime(timezone('UTC', published_at), '%Y-%m'), 'unknown') AS published_month "
@@ -21,10 +23,6 @@ def available(con: duckdb.DuckDBPyConnection) -> set[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def copy_out(con: duckdb.DuckDBPyConnection, name: str, target: Path, fmt: str) -> int:
     """Write table/view `name` into the (existing, empty) folder `target`; returns its row count.
 
@@ -34,7 +32,7 @@ def copy_out(con: duckdb.DuckDBPyConnection, name: str, target: Path, fmt: str) 
     rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
     if name in _PARTITIONED:
         query, keys = _PARTITIONED[name]
-        con.execute(f"COPY ({query}) TO {_quote(target)} ({options}, PARTITION_BY ({', '.join(keys)}))")
+        con.execute(f"COPY ({query}) TO {sql_string(str(target))} ({options}, PARTITION_BY ({', '.join(keys)}))")
     else:
-        con.execute(f'COPY (SELECT * FROM "{name}") TO {_quote(target / f"{name}.{fmt}")} ({options})')
+        con.execute(f'COPY (SELECT * FROM "{name}") TO {sql_string(str(target / f"{name}.{fmt}"))} ({options})')
     return rows

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from newsetl.errors import UsageError
+from newsetl.warehouse.db import sql_string
 from newsetl.warehouse.report_queries import query_failed, user_sql
 
 # Extension -> COPY options. JSON is an array of objects, like `--format json` on stdout.
@@ -46,11 +47,10 @@ def result_table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
 def copy_table(table: pa.Table, path: Path) -> int:
     """Write `table` to `path` with DuckDB's COPY (format by extension); returns the rows written."""
     options = COPY_FORMATS[f".{out_format(path)}"]
-    target = str(path.resolve()).replace("'", "''")
     out = duckdb.connect(":memory:")
     try:
         out.register("query_result", table)
-        out.execute(f"COPY query_result TO '{target}' ({options})")
+        out.execute(f"COPY query_result TO {sql_string(str(path.resolve()))} ({options})")
     except duckdb.Error as exc:
         raise UsageError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
     finally:
