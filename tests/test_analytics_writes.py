@@ -9,7 +9,7 @@ import pytest
 
 from newsetl.reporting.segment import BodyCache, segment
 from newsetl.reporting.text import keyword_terms, search_terms
-from newsetl.warehouse import keywords
+from newsetl.warehouse import keywords, search
 from newsetl.warehouse.db import connect_writer, transaction
 from reporting_warehouse import reporting_warehouse  # noqa: F401
 
@@ -48,13 +48,18 @@ def test_wire_tables_are_stored_as_plain_strings(tmp_path):
 
     con = connect_writer(tmp_path / "wh.duckdb")
     try:
+        terms = search.TermIds(con)
         with transaction(con):
-            keywords.write_documents(con, segmented.docs, segmented.tokens)
+            keywords.write_documents(con, segmented.docs, replacing=False)
+            docids = search.index_documents(con, segmented.docs.column("article_id").combine_chunks(),
+                                            segmented.postings, segmented.lengths, terms, new=True)
+            keywords.write_tokens(con, docids, segmented.tokens, terms, replacing=False)
         stored = con.execute("SELECT article_id, content_hash, title_terms, body_terms, keyword_terms "
                              "FROM search_documents ORDER BY article_id").fetchall()
         tokens = con.execute("SELECT article_id, term, tf FROM article_tokens ORDER BY ALL").fetchall()
-        types = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'article_tokens' "
-                            "ORDER BY ordinal_position").fetchall()
+        types = {table: con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+                                    "ORDER BY ordinal_position", [table]).fetchall()
+                 for table in ("article_tokens", "search_index_keywords")}
     finally:
         con.close()
     expected_tokens = []
@@ -65,7 +70,9 @@ def test_wire_tables_are_stored_as_plain_strings(tmp_path):
                 sum(counts.values())) in stored
     assert len(stored) == 4
     assert tokens == sorted(expected_tokens) and ("a1", "房地产", 2) in tokens
-    assert types == [("VARCHAR",), ("VARCHAR",), ("INTEGER",)]
+    # the view names what the table stores by number
+    assert types == {"article_tokens": [("VARCHAR",), ("VARCHAR",), ("INTEGER",)],
+                     "search_index_keywords": [("BIGINT",), ("BIGINT",), ("INTEGER",)]}
 
 
 def test_stale_texts_say_which_articles_had_a_document(reporting_warehouse, tmp_path):  # noqa: F811
@@ -88,12 +95,47 @@ def test_stale_texts_say_which_articles_had_a_document(reporting_warehouse, tmp_
         changed, dropped = [row[0] for row in con.execute(
             "SELECT article_id FROM search_documents ORDER BY article_id LIMIT 2").fetchall()]
         con.execute("UPDATE search_documents SET content_hash = 'old' WHERE article_id = ?", [changed])
-        with transaction(con):
-            con.execute("DELETE FROM article_tokens WHERE article_id = ?", [dropped])
-            con.execute("DELETE FROM search_documents WHERE article_id = ?", [dropped])
+        # its index rows and tokens are then orphans: the refresh drops them and writes the document again
+        con.execute("DELETE FROM search_documents WHERE article_id = ?", [dropped])
         rows = [row for batch in keywords.stale_texts(con, 1000) for row in zip(*batch.to_pydict().values())]
         assert sorted((row[0], row[4]) for row in rows) == sorted([(changed, True), (dropped, False)])
         refresh_analytics(con, ReportingConfig(), parallel=False)
         assert [con.execute(sql).fetchall() for sql in tables] == before
+    finally:
+        con.close()
+
+
+def test_an_older_warehouse_gets_its_keyword_tokens_back_by_number(reporting_warehouse, tmp_path):  # noqa: F811
+    """Migration 016 on a warehouse whose tokens are the old table: the next refresh segments every article again
+    and writes the same tokens (by number), leaving the search index as it was; the views read as before."""
+    import shutil
+
+    import duckdb
+
+    from newsetl.config import ReportingConfig
+    from newsetl.reporting.analytics import refresh_analytics
+
+    copy = tmp_path / "old.duckdb"
+    shutil.copy(reporting_warehouse["path"], copy)
+    queries = ("SELECT * FROM article_tokens ORDER BY ALL", "SELECT * FROM article_keywords ORDER BY ALL",
+               "SELECT * FROM keyword_trends ORDER BY ALL",
+               "SELECT d.article_id, d.docid, d.len, t.field, t.termid, t.tf FROM search_index_terms AS t "
+               "JOIN search_index_docs AS d USING (docid) ORDER BY ALL")
+    with duckdb.connect(str(copy)) as con:  # back to the tables of migration 015
+        before = [con.execute(sql).fetchall() for sql in queries]
+        con.execute("CREATE TABLE old_tokens AS SELECT * FROM article_tokens")
+        con.execute("DROP VIEW article_tokens")
+        con.execute("ALTER TABLE old_tokens RENAME TO article_tokens")
+        con.execute("DROP TABLE search_index_keywords")
+        con.execute("DELETE FROM schema_version WHERE version = 16")
+    con = connect_writer(copy)
+    try:
+        assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'article_tokens'"
+                           ).fetchone()[0] == "VIEW"
+        assert con.execute("SELECT count(*) FROM article_tokens").fetchone()[0] == 0
+        summary = refresh_analytics(con, ReportingConfig(), parallel=False)
+        assert (summary.segmented, summary.indexed) == (17, 0)  # segmented as before: the index is kept
+        assert [con.execute(sql).fetchall() for sql in queries] == before
+        assert len(before[0]) > 1000 and before[1] and before[2]
     finally:
         con.close()

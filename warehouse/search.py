@@ -2,7 +2,9 @@
 
 Tables (migration 013): `search_index_docs` (docid, article_id, len), `search_index_dict` (termid, term) and
 `search_index_terms` (docid, field, termid, tf). Only documents that were added, removed or segmented
-differently are written, so a refresh costs what changed, not a rebuild of the whole index.
+differently are written, so a refresh costs what changed, not a rebuild of the whole index. The documents'
+keyword tokens (`search_index_keywords`, migration 016; warehouse/keywords.py writes them) use the same docids
+and dictionary, so they are removed here with the documents' index rows.
 
 `fts_main_search_documents.match_bm25(article_id, query)` is the DuckDB fts extension's macro of that name
 (read from `duckdb_functions()` after a `create_fts_index`), over these tables: the same terms (split on `\\s+`),
@@ -61,10 +63,15 @@ def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
     ).arrow()
     gone = gone.read_all() if hasattr(gone, "read_all") else gone
     if gone.num_rows:
-        with staged(con, "gone_docs", gone):
-            con.execute("DELETE FROM search_index_terms WHERE docid IN (SELECT docid FROM gone_docs)")
-            con.execute("DELETE FROM search_index_docs WHERE docid IN (SELECT docid FROM gone_docs)")
+        _drop_docids(con, gone)
     return gone.num_rows
+
+
+def _drop_docids(con: duckdb.DuckDBPyConnection, docids: pa.Table) -> None:
+    """Remove these documents (a one-column `docid` table) from the index, with their keyword tokens."""
+    with staged(con, "gone_docs", docids):
+        for table in ("search_index_terms", "search_index_keywords", "search_index_docs"):
+            con.execute(f"DELETE FROM {table} WHERE docid IN (SELECT docid FROM gone_docs)")
 
 
 def stale_documents(con: duckdb.DuckDBPyConnection, docs: str) -> set[str]:
@@ -82,15 +89,28 @@ def stale_documents(con: duckdb.DuckDBPyConnection, docs: str) -> set[str]:
 
 
 def index_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, postings: pa.Table,
-                    lengths: np.ndarray, terms: TermIds, new: bool = False) -> None:
-    """Replace the index rows of these documents. `postings` (doc, field, term, tf) refer to documents by
-    their position in `article_ids`; `lengths` are their terms over both fields. `new`: the caller knows none
-    of them is indexed (they had no search document), so no old rows are looked up."""
+                    lengths: np.ndarray, terms: TermIds, new: bool = False) -> pa.Array:
+    """Replace the index rows of these documents (their keyword tokens go with their old rows); returns their
+    new docids (int64, in their order). `postings` (doc, field, term, tf) refer to documents by their
+    position in `article_ids`; `lengths` are their terms over both fields. `new`: the caller knows none of them
+    is indexed (they had no search document), so no old rows are looked up."""
     if not len(article_ids):
-        return
+        return pa.array([], type=pa.int64())
     if not new:
         _drop_indexed(con, article_ids)
-    _add_documents(con, article_ids, postings, lengths, terms)
+    return _add_documents(con, article_ids, postings, lengths, terms)
+
+
+def docids(con: duckdb.DuckDBPyConnection, article_ids: pa.Array) -> pa.Array:
+    """The docid of each of these indexed documents (int64, in their order)."""
+    with staged(con, "wanted_docs", pa.table({"article_id": article_ids})):
+        found = con.execute("SELECT article_id, docid FROM search_index_docs WHERE article_id IN "
+                            "(SELECT article_id FROM wanted_docs)").arrow()
+        found = found.read_all() if hasattr(found, "read_all") else found
+    position = pc.index_in(article_ids, value_set=found.column("article_id"))
+    if position.null_count:
+        raise LookupError("a search document is not in the search index")  # the index holds every document
+    return found.column("docid").combine_chunks().take(position)
 
 
 def _drop_indexed(con: duckdb.DuckDBPyConnection, article_ids: pa.Array) -> None:
@@ -100,14 +120,12 @@ def _drop_indexed(con: duckdb.DuckDBPyConnection, article_ids: pa.Array) -> None
                           "(SELECT article_id FROM reindexed)").arrow()
         old = old.read_all() if hasattr(old, "read_all") else old
         if old.num_rows:  # documents indexed before (a first run has none: no scan of the postings)
-            with staged(con, "old_docids", old):
-                con.execute("DELETE FROM search_index_terms WHERE docid IN (SELECT docid FROM old_docids)")
-                con.execute("DELETE FROM search_index_docs WHERE docid IN (SELECT docid FROM old_docids)")
+            _drop_docids(con, old)
 
 
 def _add_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, postings: pa.Table, lengths: np.ndarray,
-                   terms: TermIds) -> None:
-    """Index these documents (not indexed now) under new docids."""
+                   terms: TermIds) -> pa.Array:
+    """Index these documents (not indexed now) under new docids; returns them."""
     first = con.execute("SELECT coalesce(max(docid) + 1, 0) FROM search_index_docs").fetchone()[0]
     docids = np.arange(first, first + len(article_ids), dtype=np.int64)
     docs = pa.table({"docid": docids, "article_id": article_ids, "len": pa.array(lengths, type=pa.int64())})
@@ -120,6 +138,7 @@ def _add_documents(con: duckdb.DuckDBPyConnection, article_ids: pa.Array, postin
     with staged(con, "new_index_docs", docs), staged(con, "new_index_terms", rows):
         con.execute("INSERT INTO search_index_docs SELECT docid, article_id, len FROM new_index_docs")
         con.execute("INSERT INTO search_index_terms SELECT docid, field, termid, tf FROM new_index_terms")
+    return docs.column("docid").combine_chunks()
 
 
 def match(con: duckdb.DuckDBPyConnection, terms: list[str], *, sources: list[str] | None, since: date | None,

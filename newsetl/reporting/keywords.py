@@ -1,5 +1,6 @@
-"""Segmented text and keyword tokens: `search_documents` (for full-text search), `article_tokens` (TF-IDF) and
-the search index (`newsetl.warehouse.search`), all three written together, a chunk of articles at a time.
+"""Segmented text and keyword tokens: `search_documents` (for full-text search), the keyword tokens (TF-IDF;
+the view `article_tokens`) and the search index (`newsetl.warehouse.search`), all three written together, a
+chunk of articles at a time.
 
 Only new or changed articles (by content hash) are segmented again; rows of deleted articles are dropped.
 Segmentation (rjieba) runs on the worker processes when the flow's process pool is running, otherwise here;
@@ -39,20 +40,27 @@ class TokenRefresh:
 
 
 def _index(con: duckdb.DuckDBPyConnection, segmented: Segmented, reindex: set[str], terms: search.TermIds,
-           new: bool) -> None:
+           new: bool) -> pa.Array:
     """Write the index rows of the documents in `reindex` (a subset of the chunk's documents); `new`: none of
-    the chunk's articles had a search document, so none is in the index."""
+    the chunk's articles had a search document, so none is in the index. Returns the docid of each of the
+    chunk's documents, in their order (new ones for those reindexed, the ones they had for the others)."""
     ids = segmented.docs.column("article_id").combine_chunks()
     keep = np.asarray(pc.is_in(ids, value_set=pa.array(sorted(reindex), type=pa.string())).to_numpy(
         zero_copy_only=False), dtype=bool)
-    postings, lengths = segmented.postings, segmented.lengths
-    if not keep.all():  # renumber the kept documents 0, 1, 2, ... and keep only their postings
-        rank = np.full(len(keep), -1, dtype=np.int32)
-        rank[keep] = np.arange(int(keep.sum()), dtype=np.int32)
-        doc = rank[postings.column("doc").to_numpy()]
-        postings = postings.filter(pa.array(doc >= 0)).set_column(0, "doc", pa.array(doc[doc >= 0]))
-        ids, lengths = ids.filter(pa.array(keep)), lengths[keep]
-    search.index_documents(con, ids, postings, lengths, terms, new=new)
+    if keep.all():
+        return search.index_documents(con, ids, segmented.postings, segmented.lengths, terms, new=new)
+    # renumber the kept documents 0, 1, 2, ... and keep only their postings
+    rank = np.full(len(keep), -1, dtype=np.int32)
+    rank[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+    postings = segmented.postings
+    doc = rank[postings.column("doc").to_numpy()]
+    postings = postings.filter(pa.array(doc >= 0)).set_column(0, "doc", pa.array(doc[doc >= 0]))
+    added = search.index_documents(con, ids.filter(pa.array(keep)), postings, segmented.lengths[keep], terms,
+                                   new=new).to_numpy()
+    docids = search.docids(con, ids.filter(pa.array(~keep))).to_numpy()  # segmented as before: same docids
+    merged = np.empty(len(keep), dtype=np.int64)
+    merged[keep], merged[~keep] = added, docids
+    return pa.array(merged)
 
 
 def _marked(batch: pa.RecordBatch, signing: pa.Array) -> np.ndarray | None:
@@ -96,9 +104,9 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
     chunks = ordered_map(segment_and_sign, jobs(), workers, sign or DedupSettings())
     for (batch, wanted, replacing), (segmented, signatures) in chunks:
         with transaction(con):
-            reindex = keywords.write_documents(con, segmented.docs, segmented.tokens, replacing)
-            if reindex:
-                _index(con, segmented, reindex, terms, new=not replacing)
+            reindex = keywords.write_documents(con, segmented.docs, replacing)
+            docids = _index(con, segmented, reindex, terms, new=not replacing)
+            keywords.write_tokens(con, docids, segmented.tokens, terms, replacing)
             if signatures is not None:
                 marked = batch.filter(pa.array(wanted))
                 stories.write_signatures(con, marked.column("article_id"), marked.column("content_hash"),
@@ -109,5 +117,6 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring `search_documents` and `article_tokens` up to date with `articles`; returns articles segmented."""
+    """Bring `search_documents`, the keyword tokens and the search index up to date with `articles`; returns
+    articles segmented."""
     return refresh_documents(con).segmented

@@ -1,22 +1,25 @@
 -- The 10 highest TF-IDF terms of each article. tfidf = tf / keyword_terms * (ln((1 + N) / (1 + df)) + 1),
 -- N = articles with a search document, df = articles containing the term.
+-- Over the stored keyword tokens (search_index_keywords: document and term by number), as `article_tokens` names them.
 CREATE OR REPLACE VIEW article_keywords AS
 WITH corpus AS (
     SELECT count(*) AS documents FROM search_documents
 ),
 document_frequency AS (
-    SELECT term, count(*) AS df FROM article_tokens GROUP BY term
+    SELECT termid, count(*) AS df FROM search_index_keywords GROUP BY termid
 ),
 scored AS (
     SELECT
-        t.article_id,
-        t.term,
-        t.tf,
-        d.df,
-        t.tf / s.keyword_terms * (ln((1 + corpus.documents) / (1 + d.df)) + 1) AS tfidf
-    FROM article_tokens AS t
+        d.article_id,
+        x.term,
+        k.tf,
+        f.df,
+        k.tf / s.keyword_terms * (ln((1 + corpus.documents) / (1 + f.df)) + 1) AS tfidf
+    FROM search_index_keywords AS k
+    JOIN search_index_docs AS d USING (docid)
     JOIN search_documents AS s USING (article_id)
-    JOIN document_frequency AS d USING (term)
+    JOIN document_frequency AS f USING (termid)
+    JOIN search_index_dict AS x USING (termid)
     CROSS JOIN corpus
 )
 SELECT
