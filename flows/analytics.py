@@ -6,10 +6,16 @@ import duckdb
 
 from newsetl.config import ReportingConfig
 from newsetl.flows.log import phase
-from newsetl.reporting.analytics import AnalyticsSummary
+from newsetl.reporting.analytics import AnalyticsSummary, warm_workers
 from newsetl.runtime.progress import report
 from newsetl.runs import RunSummary
 from newsetl.tasks.analytics import analytics_task
+
+
+def warm_analytics(config: ReportingConfig) -> None:
+    """Before the steps between the load and analytics: let the idle workers load what analytics needs."""
+    if config.enabled:
+        warm_workers()
 
 
 def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summary: RunSummary) -> None:
