@@ -35,8 +35,7 @@ class TermIds:
     """The index's term dictionary in memory (terms in termid order), extended as new terms are indexed."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        loaded = con.execute("SELECT term FROM search_index_dict ORDER BY termid").arrow()
-        loaded = loaded.read_all() if hasattr(loaded, "read_all") else loaded
+        loaded = con.execute("SELECT term FROM search_index_dict ORDER BY termid").to_arrow_table()
         self.terms: pa.Array = loaded.column("term").combine_chunks().cast(pa.string())
 
     def ids(self, con: duckdb.DuckDBPyConnection, terms: pa.DictionaryArray) -> pa.Array:
@@ -60,8 +59,7 @@ def drop_orphans(con: duckdb.DuckDBPyConnection) -> int:
     """Remove documents from the index that are no longer in `search_documents`; returns how many."""
     gone = con.execute(
         "SELECT docid FROM search_index_docs WHERE article_id NOT IN (SELECT article_id FROM search_documents)"
-    ).arrow()
-    gone = gone.read_all() if hasattr(gone, "read_all") else gone
+    ).to_arrow_table()
     if gone.num_rows:
         _drop_docids(con, gone)
     return gone.num_rows
@@ -105,8 +103,7 @@ def docids(con: duckdb.DuckDBPyConnection, article_ids: pa.Array) -> pa.Array:
     """The docid of each of these indexed documents (int64, in their order)."""
     with staged(con, "wanted_docs", pa.table({"article_id": article_ids})):
         found = con.execute("SELECT article_id, docid FROM search_index_docs WHERE article_id IN "
-                            "(SELECT article_id FROM wanted_docs)").arrow()
-        found = found.read_all() if hasattr(found, "read_all") else found
+                            "(SELECT article_id FROM wanted_docs)").to_arrow_table()
     position = pc.index_in(article_ids, value_set=found.column("article_id"))
     if position.null_count:
         raise LookupError("a search document is not in the search index")  # the index holds every document
@@ -117,8 +114,7 @@ def _drop_indexed(con: duckdb.DuckDBPyConnection, article_ids: pa.Array) -> None
     """Remove the index rows of these documents, if they are indexed."""
     with staged(con, "reindexed", pa.table({"article_id": article_ids})):
         old = con.execute("SELECT docid FROM search_index_docs WHERE article_id IN "
-                          "(SELECT article_id FROM reindexed)").arrow()
-        old = old.read_all() if hasattr(old, "read_all") else old
+                          "(SELECT article_id FROM reindexed)").to_arrow_table()
         if old.num_rows:  # documents indexed before (a first run has none: no scan of the postings)
             _drop_docids(con, old)
 

@@ -101,8 +101,7 @@ def priority_order(con: duckdb.DuckDBPyConnection) -> pa.Array:
         FROM article_minhash AS m JOIN articles AS a USING (article_id)
         ORDER BY a.published_at NULLS LAST, a.first_seen_at, m.article_id
         """
-    ).arrow()
-    loaded = loaded.read_all() if hasattr(loaded, "read_all") else loaded
+    ).to_arrow_table()
     return loaded.column("article_id").combine_chunks()
 
 
