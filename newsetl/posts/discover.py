@@ -24,7 +24,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from newsetl.config import HexoDirSource
 from newsetl.models import InputRef, Reject
-from newsetl.posts.links import screen
+from newsetl.posts.links import Found, screen
 
 
 RACY_SECONDS = 2.0  # mtimes this close to the scan are not trusted (coarse file-system clocks)
@@ -44,13 +44,13 @@ class PostFile:
     """One listed post file: its source, its locator (path relative to the source root) and where it is.
 
     `where` is the file to read (a string from listing: 20k Path objects cost as much as the listing itself);
-    `stat` its stat when listing took one (`ChangedFiles` then does not stat it again).
+    `stat` its size, mtime and inode when listing took its stat (`ChangedFiles` then does not stat it again).
     """
 
     source: str
     locator: str
     where: str | Path
-    stat: os.stat_result | None = None
+    stat: Found | None = None
 
     @property
     def path(self) -> Path:
@@ -79,7 +79,9 @@ def _matching(root: Path, globs: list[str], exclude: list[str], scanned: dict[st
     found: set[str] = set()
     for pattern in globs:
         found.update(posix_glob(root, pattern, scanned))
-    files = sorted(found, key=lambda rel: rel.split("/"))
+    # Component by component, as pathlib sorts: "/" as the lowest character (no name holds NUL) gives that order
+    # with one key string per path instead of a list of its parts (100k paths: ~25 MB less, briefly).
+    files = sorted(found, key=lambda rel: rel.replace("/", "\0"))
     if exclude:
         files = [rel for rel in files if not any(fnmatch(rel or ".", x) for x in exclude)]
     return files
@@ -362,14 +364,14 @@ class ChangedFiles:
             key = (f.source, f.locator)
             salt = self.salts.get(f.source) or ""
             try:
-                st = f.stat or os.stat(f.where)  # the stat screening took, a moment ago
-                stat = FileStat(st.st_size, st.st_mtime_ns, st.st_ino, salt)
+                st = f.stat or Found.of(os.stat(f.where))  # the stat screening took, a moment ago
+                stat = FileStat(st.size, st.mtime_ns, st.inode, salt)
                 if not self.rehash and key in self.known and self.stats.get(key) == stat:
                     self.unchanged += 1
                     self.unread += 1
                     continue
-                if self.max_bytes is not None and st.st_size > self.max_bytes:
-                    self.rejects.append(Reject(f.source, f.locator, "read", f"too large: {st.st_size:,} bytes "
+                if self.max_bytes is not None and st.size > self.max_bytes:
+                    self.rejects.append(Reject(f.source, f.locator, "read", f"too large: {st.size:,} bytes "
                                                                             f"(limit {self.max_bytes:,})"))
                     continue
                 if self.on_read is not None:

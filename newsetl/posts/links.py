@@ -14,6 +14,20 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Found(NamedTuple):
+    """What the listing keeps of a file's stat: an `os.stat_result` is ~770 bytes of Python objects (19 fields),
+    this ~170, and a 100k-post listing is held until its files are read."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> "Found":
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 @dataclass(slots=True)
@@ -22,10 +36,11 @@ class Screened:
     reason).
 
     Paths are the listed ones relative to the root, as POSIX strings ('' for the root itself); the real path
-    to read is an absolute string, and its stat the one screening took (the file it leads to).
+    to read is an absolute string, and its stat (size, mtime, inode) the one screening took (of the file it
+    leads to).
     """
 
-    files: list[tuple[str, str, os.stat_result]] = field(default_factory=list)
+    files: list[tuple[str, str, Found]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -69,7 +84,7 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
                                        else realpath(root) == root_real)
         if plain and not stat.S_ISLNK(mode):
             if stat.S_ISREG(mode):
-                out.files.append((rel, path, found))
+                out.files.append((rel, path, Found.of(found)))
             else:
                 out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
@@ -91,5 +106,5 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
         if not stat.S_ISREG(followed.st_mode):
             out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
-        out.files.append((rel, real, followed))
+        out.files.append((rel, real, Found.of(followed)))
     return out
