@@ -154,7 +154,8 @@ def test_changed_files_can_give_the_listing_away_as_it_reads(posts_dir):
 def test_a_listed_file_costs_a_few_hundred_bytes_until_it_is_read(tmp_path):
     """A first run holds its listing until each file is read (100k posts: the largest block of small Python
     objects in the flow process, which stays fragmented after it is freed). A file keeps its size, mtime and
-    inode, not a whole `os.stat_result` (~770 bytes of objects): 100k listed posts, 106 -> 59 MB."""
+    inode, not a whole `os.stat_result` (~770 bytes of objects), and a plain file no path string of its own
+    (its root's and its locator): 100k listed posts, 106 -> 41 MB."""
     import tracemalloc
 
     from newsetl.posts.discover import ChangedFiles, FileStat, list_sources
@@ -174,8 +175,9 @@ def test_a_listed_file_costs_a_few_hundred_bytes_until_it_is_read(tmp_path):
     finally:
         tracemalloc.stop()
     assert len(files) == 2000
-    assert per_file < 800, f"{per_file:.0f} bytes per listed file"  # with os.stat_result kept: ~1,100
+    assert per_file < 500, f"{per_file:.0f} bytes per listed file"  # 396; with os.stat_result and a path: 1,103
     first = files[0]
+    assert first.real is None and first.where == str(root / first.locator)  # joined when it is read
     st = (root / first.locator).stat()
     assert first.stat == Found(st.st_size, st.st_mtime_ns, st.st_ino)
     assert [f.locator for f in files[:2]] == ["分类 0/子目录/文章-0000.md", "分类 0/子目录/文章-0001.md"]

@@ -43,14 +43,20 @@ class FileStat(NamedTuple):
 class PostFile:
     """One listed post file: its source, its locator (path relative to the source root) and where it is.
 
-    `where` is the file to read (a string from listing: 20k Path objects cost as much as the listing itself);
-    `stat` its size, mtime and inode when listing took its stat (`ChangedFiles` then does not stat it again).
+    `where` is the file to read: `real` when given, else `root`/`locator` (a listed plain file keeps no path
+    string of its own; 20k Path objects cost as much as the listing itself). `stat` is its size, mtime and inode
+    when listing took its stat (`ChangedFiles` then does not stat it again).
     """
 
     source: str
     locator: str
-    where: str | Path
+    real: str | Path | None
     stat: Found | None = None
+    root: str | None = None  # the source's folder, one string shared by its files
+
+    @property
+    def where(self) -> str | Path:
+        return self.real if self.real is not None else os.path.join(self.root, self.locator)
 
     @property
     def path(self) -> Path:
@@ -305,8 +311,9 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         if rels is None:
             rels = _matching(root, source.globs, source.exclude)
         screened = screen(root, rels, source.follow_symlinks)  # on strings: no Path per listed name
+        folder = os.fspath(root)
         for rel, real, found in screened.files:
-            out.files.append(PostFile(source.name, rel or ".", real, found))
+            out.files.append(PostFile(source.name, rel or ".", real, found, folder))
         for rel, why in screened.refused:
             out.rejects.append(Reject(source.name, rel or ".", "read", why))
     return out
@@ -377,7 +384,8 @@ class ChangedFiles:
                 if self.on_read is not None:
                     self.on_read, on_read = None, self.on_read
                     on_read()
-                with open(f.where, "rb") as handle:
+                where = f.where  # a listed plain file's path is joined only when it is read
+                with open(where, "rb") as handle:
                     data = handle.read()
             except OSError as exc:
                 self.rejects.append(Reject(f.source, f.locator, "read", f"cannot read file: {exc.strerror}"))
@@ -393,7 +401,7 @@ class ChangedFiles:
             self.changed += 1
             if self.consume:
                 self.files.pop()
-            yield InputRef(f.source, "hexo_dir", f.locator, os.fspath(f.where), digest, len(data), data=data)
+            yield InputRef(f.source, "hexo_dir", f.locator, os.fspath(where), digest, len(data), data=data)
         if self.consume:
             files.clear()
 
