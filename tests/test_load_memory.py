@@ -137,7 +137,7 @@ def test_changed_files_can_give_the_listing_away_as_it_reads(posts_dir):
     refs = list(plain)
     assert len(refs) == 15
     known = {("posts", ref.locator): ref.file_hash for ref in refs[::2]}  # 8 of them ingested before
-    listing = list_sources([(source, posts_dir)]).files
+    listing = list(list_sources([(source, posts_dir)]).files)  # a list lets go of each file as it is reached
     seen_mid_read: list[int] = []
     changed = ChangedFiles(listing, known, consume=True)
     again = []
@@ -148,18 +148,22 @@ def test_changed_files_can_give_the_listing_away_as_it_reads(posts_dir):
     assert seen_mid_read[-1] < 15 and seen_mid_read == sorted(seen_mid_read, reverse=True)
     assert listing == []  # given away
     assert sorted(f.locator for f in changed.files) == sorted(loc for _, loc in known)  # the unchanged ones
+    compact = list_sources([(source, posts_dir)]).files  # the listing as the ingest gets it: emptied at the end
+    again_compact = [(r.locator, r.file_hash) for r in ChangedFiles(compact, known, consume=True)]
+    assert again_compact == [(r.locator, r.file_hash) for r in again] and len(compact) == 0
     assert (changed.changed, changed.unchanged) == (7, 8)
 
 
 def test_a_listed_file_costs_a_few_hundred_bytes_until_it_is_read(tmp_path):
     """A first run holds its listing until each file is read (100k posts: the largest block of small Python
-    objects in the flow process, which stays fragmented after it is freed). A file keeps its size, mtime and
-    inode, not a whole `os.stat_result` (~770 bytes of objects), and a plain file no path string of its own
-    (its root's and its locator): 100k listed posts, 106 -> 41 MB."""
+    objects in the flow process, which stays fragmented after it is freed). The listing keeps each source's
+    locators in one string and their stats in arrays (newsetl.posts.listed), and makes a PostFile per file only
+    when it is used: 100k listed posts, 106 MB of objects (a PostFile with its os.stat_result) -> 41 MB (a
+    PostFile with a compact stat, no path string) -> a few buffers."""
     import tracemalloc
 
     from newsetl.posts.discover import ChangedFiles, FileStat, list_sources
-    from newsetl.posts.links import Found
+    from newsetl.posts.listed import Found
 
     root = tmp_path / "posts"
     for folder in range(20):
@@ -175,7 +179,7 @@ def test_a_listed_file_costs_a_few_hundred_bytes_until_it_is_read(tmp_path):
     finally:
         tracemalloc.stop()
     assert len(files) == 2000
-    assert per_file < 500, f"{per_file:.0f} bytes per listed file"  # 396; with os.stat_result and a path: 1,103
+    assert per_file < 150, f"{per_file:.0f} bytes per listed file"  # 76; a PostFile each: 396; edf42fe: 1,103
     first = files[0]
     assert first.real is None and first.where == str(root / first.locator)  # joined when it is read
     st = (root / first.locator).stat()

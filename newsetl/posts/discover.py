@@ -24,7 +24,8 @@ from typing import Callable, Iterator, NamedTuple
 
 from newsetl.config import HexoDirSource
 from newsetl.models import InputRef, Reject
-from newsetl.posts.links import Found, screen
+from newsetl.posts.links import screen
+from newsetl.posts.listed import Found, ListedFiles, PostFile
 
 
 RACY_SECONDS = 2.0  # mtimes this close to the scan are not trusted (coarse file-system clocks)
@@ -40,34 +41,10 @@ class FileStat(NamedTuple):
 
 
 @dataclass(slots=True)
-class PostFile:
-    """One listed post file: its source, its locator (path relative to the source root) and where it is.
-
-    `where` is the file to read: `real` when given, else `root`/`locator` (a listed plain file keeps no path
-    string of its own; 20k Path objects cost as much as the listing itself). `stat` is its size, mtime and inode
-    when listing took its stat (`ChangedFiles` then does not stat it again).
-    """
-
-    source: str
-    locator: str
-    real: str | Path | None
-    stat: Found | None = None
-    root: str | None = None  # the source's folder, one string shared by its files
-
-    @property
-    def where(self) -> str | Path:
-        return self.real if self.real is not None else os.path.join(self.root, self.locator)
-
-    @property
-    def path(self) -> Path:
-        return Path(self.where)
-
-
-@dataclass(slots=True)
 class Listing:
     """The post files of the sources, and the sources that could not be walked at all."""
 
-    files: list[PostFile] = field(default_factory=list)
+    files: ListedFiles = field(default_factory=ListedFiles)
     rejects: list[Reject] = field(default_factory=list)
 
 
@@ -311,9 +288,7 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         if rels is None:
             rels = _matching(root, source.globs, source.exclude)
         screened = screen(root, rels, source.follow_symlinks)  # on strings: no Path per listed name
-        folder = os.fspath(root)
-        for rel, real, found in screened.files:
-            out.files.append(PostFile(source.name, rel or ".", real, found, folder))
+        out.files.add(source.name, os.fspath(root), screened.rels, screened.stats, screened.inodes, screened.reals)
         for rel, why in screened.refused:
             out.rejects.append(Reject(source.name, rel or ".", "read", why))
     return out
@@ -329,12 +304,12 @@ class ChangedFiles:
     holds the files that could not be read, and `restat` the new stat of unchanged files that were re-hashed.
     `stat_of` is the stat to record with a file's hash (None when its mtime is too recent to trust).
     `on_read()` is called once, before the first file is read (the ingest starts its worker processes then).
-    `consume=True` gives `files` away: each file is dropped from that list as it is reached, and `self.files`
-    keeps only those not yielded (unchanged or rejected: all the ingest looks at again), so a first run over
-    100k posts does not hold its whole listing (~1.1 KB a file) through the load.
+    `consume=True` gives `files` away: a list lets go of each file as it is reached (a `ListedFiles` is emptied
+    at the end), and `self.files` keeps only those not yielded (unchanged or rejected: all the ingest looks at
+    again), so a first run does not hold its listing through the images and analytics steps.
     """
 
-    def __init__(self, files: list[PostFile], known: dict[tuple[str, str], str],
+    def __init__(self, files: list[PostFile] | ListedFiles, known: dict[tuple[str, str], str],
                  salts: dict[str, str] | None = None,
                  stats: dict[tuple[str, str], FileStat] | None = None, rehash: bool = False,
                  max_bytes: int | None = None, on_read: Callable[[], None] | None = None,
@@ -364,9 +339,11 @@ class ChangedFiles:
         files = self.files
         if self.consume:
             self.files = []
+        drop = self.consume and isinstance(files, list)
         for position, f in enumerate(files):
-            if self.consume:
+            if drop:
                 files[position] = None  # type: ignore[call-overload]  # the given list lets go of it
+            if self.consume:
                 self.files.append(f)  # kept unless yielded
             key = (f.source, f.locator)
             salt = self.salts.get(f.source) or ""

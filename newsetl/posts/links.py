@@ -14,35 +14,32 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-
-class Found(NamedTuple):
-    """What the listing keeps of a file's stat: an `os.stat_result` is ~770 bytes of Python objects (19 fields),
-    this ~170, and a 100k-post listing is held until its files are read."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-
-    @classmethod
-    def of(cls, st: os.stat_result) -> "Found":
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+from array import array
 
 
 @dataclass(slots=True)
 class Screened:
-    """Listed paths split into files to read (listed path, real path to read, its stat) and refusals (path,
-    reason).
+    """Listed paths split into files to read and refusals (path, reason).
 
-    Paths are the listed ones relative to the root, as POSIX strings ('' for the root itself); the real path
-    to read is an absolute string, None when it is the listed path itself (root/path: no string per plain
-    file, 100k of them cost 18 MB), and its stat (size, mtime, inode) the one screening took (of the file it
-    leads to).
+    The files, in listing order: `rels`, the listed paths relative to the root as POSIX strings ('' for the
+    root itself); `stats`, the size and mtime_ns of each (flat, two numbers a file) and `inodes`, from the stat
+    screening took of the file it leads to; `reals`, position -> the absolute real path to read, only for the
+    files not read at root/path (reached through a symlink, or the root itself).
     """
 
-    files: list[tuple[str, str | None, Found]] = field(default_factory=list)
+    rels: list[str] = field(default_factory=list)
+    stats: array = field(default_factory=lambda: array("q"))
+    inodes: array = field(default_factory=lambda: array("Q"))
+    reals: dict[int, str] = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, rel: str, real: str | None, found: os.stat_result) -> None:
+        if real is not None:
+            self.reals[len(self.rels)] = real
+        self.rels.append(rel)
+        self.stats.append(found.st_size)
+        self.stats.append(found.st_mtime_ns)
+        self.inodes.append(found.st_ino)
 
 
 def _followed(path: str) -> tuple[str | None, str | None]:
@@ -85,7 +82,7 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
                                        else realpath(root) == root_real)
         if plain and not stat.S_ISLNK(mode):
             if stat.S_ISREG(mode):
-                out.files.append((rel, path if not rel else None, Found.of(found)))
+                out.add(rel, path if not rel else None, found)
             else:
                 out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
@@ -107,5 +104,5 @@ def screen(root: str | os.PathLike, rels: list[str], follow_symlinks: bool = Fal
         if not stat.S_ISREG(followed.st_mode):
             out.refused.append((rel, "not a regular file (a FIFO, socket or device)"))
             continue
-        out.files.append((rel, real, Found.of(followed)))
+        out.add(rel, real, followed)
     return out
