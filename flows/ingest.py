@@ -123,9 +123,9 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.stage_seconds["load"] = load_batches(con, cleaned, total, rejects, summary.run_id, listed,
                                                  skipped=lambda: changed.unchanged + len(changed.rejects)
                                                  + len(deferred),
-                                                 stats=changed.stat_of, on_batch=deferred.add)
+                                                 stats=changed.take_stat, on_batch=deferred.add)
     total.add(relink_step(con, deferred, rules, limits, summary.run_id, rejects, config.batch_size,
-                          stats=changed.stat_of))
+                          stats=changed.take_stat))
     refresh_stats(con, changed.restat)  # files re-hashed and found unchanged (touched, copied back, --rehash)
     if changed.rejects:  # files that could not be read
         rejects.extend(changed.rejects)

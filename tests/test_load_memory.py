@@ -192,3 +192,36 @@ def test_a_listed_file_costs_a_few_hundred_bytes_until_it_is_read(tmp_path):
     known = {("posts", r.locator): r.file_hash for r in refs}
     rerun = ChangedFiles(list_sources([(source, root)]).files[:3], known, stats=stats)
     assert list(rerun) == [] and (rerun.unread, rerun.unchanged) == (1, 3)
+
+
+def test_the_ingest_takes_each_files_stat_when_it_loads_it(tmp_path, posts_dir, warehouse_path, monkeypatch):
+    """The stat to record with each file's hash is kept from the read to the load only (a first run over 100k
+    posts held one per file through the whole load, ~40-50 MB of small objects), and every loaded file still gets
+    its stat in `source_files`."""
+    import os
+    import time
+
+    import newsetl.flows.ingest as ingest_module
+    from newsetl.posts.discover import ChangedFiles
+    from tests.helpers import make_config
+
+    old = time.time() - 60  # older than the racy window: each stat is trusted and recorded
+    for path in posts_dir.rglob("*.md"):
+        os.utime(path, (old, old))
+    made: list[ChangedFiles] = []
+
+    class Recorded(ChangedFiles):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(ingest_module, "ChangedFiles", Recorded)
+    config = make_config(tmp_path, warehouse_path, [{"type": "hexo_dir", "name": "posts", "path": str(posts_dir)}],
+                         batch_size=4)
+    summary = ingest_module.ingest(config)
+    assert (summary["discovered"], summary["new"]) == (15, 15)
+    assert made[0].changed == 15 and made[0]._seen == {}  # all taken by the loads
+    assert rows(warehouse_path, "SELECT count(*) FROM source_files WHERE mtime_ns IS NOT NULL AND size IS NOT NULL "
+                                "AND inode IS NOT NULL") == [(15,)]
+    again = ingest_module.ingest(config)
+    assert (again["unchanged"], made[1].unread) == (15, 15)  # nothing read again
