@@ -114,8 +114,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
                            stats, rehash=config.rehash,  # unchanged stat: skipped unread (migration 009)
                            max_bytes=config.limits.max_post_bytes,  # bigger: rejected by stat size, unread
                            on_read=warm,  # the first file to prepare starts the worker processes
-                           consume=True)  # empties the listing as it reads: Prefect keeps the discover
-    # task's result (this Listing) alive until the flow ends, through images and analytics (115 MB at 100k posts)
+                           consume=True)  # empties the listing once read: Prefect keeps the discover
+    # task's result (this Listing) alive until the flow ends, through images and analytics (~8 MB at 100k posts)
     limits = PostLimits.of(config.limits)  # plain data for the workers
     deferred = deferred_links(con, zones)  # posts using post_link: prepared at the end (flows/post_links.py)
     submit = submitter(prepare_task, config.encodings, deferred.options, rules, limits)  # a failed batch: halves
