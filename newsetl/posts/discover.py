@@ -288,7 +288,7 @@ def list_sources(sources: list[tuple[HexoDirSource, Path]]) -> Listing:
         if rels is None:
             rels = _matching(root, source.globs, source.exclude)
         screened = screen(root, rels, source.follow_symlinks)  # on strings: no Path per listed name
-        out.files.add(source.name, os.fspath(root), screened.rels, screened.stats, screened.inodes, screened.reals)
+        out.files.add(source.name, os.fspath(root), screened)
         for rel, why in screened.refused:
             out.rejects.append(Reject(source.name, rel or ".", "read", why))
     return out

@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 from array import array
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)

@@ -17,6 +17,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Iterator, NamedTuple, overload
 
+from newsetl.posts.links import Screened
+
 
 class Found(NamedTuple):
     """A listed file's stat when listing took it: the file it leads to (the target of a symlink)."""
@@ -60,14 +62,16 @@ class _Block:
     source: str
     root: str
     names: str           # their locators ('' for the root itself), NUL-separated
-    ends: array          # 'q': where each locator ends in `names`
+    starts: array        # 'q': where each locator starts in `names`, then len(names) + 1
     stats: array         # 'q': size and mtime_ns of each, flat
     inodes: array        # 'Q'
     reals: dict[int, str]  # position -> the real path to read, for files not read at root/locator
 
+    def __len__(self) -> int:
+        return len(self.inodes)
+
     def file(self, i: int) -> PostFile:
-        start = self.ends[i - 1] + 1 if i else 0
-        name = self.names[start:self.ends[i]]
+        name = self.names[self.starts[i]:self.starts[i + 1] - 1]
         return PostFile(self.source, name or ".", self.reals.get(i),
                         Found(self.stats[2 * i], self.stats[2 * i + 1], self.inodes[i]), self.root)
 
@@ -80,16 +84,14 @@ class ListedFiles:
         self._blocks: list[_Block] = []
         self._size = 0
 
-    def add(self, source: str, root: str, rels: list[str], stats: array, inodes: array,
-            reals: dict[int, str]) -> None:
-        """Add one source's files: listed paths relative to `root`, their (size, mtime_ns) pairs flat, their
-        inodes, and the real path of those not read at root/path."""
+    def add(self, source: str, root: str, screened: Screened) -> None:
+        """Add the files one source listed under `root`, as screening kept them."""
+        rels = screened.rels
         if not rels:
             return
-        ends = array("q", accumulate(len(rel) + 1 for rel in rels))
-        for i in range(len(ends)):
-            ends[i] -= 1
-        self._blocks.append(_Block(source, root, "\0".join(rels), ends, stats, inodes, reals))
+        starts = array("q", accumulate((len(rel) + 1 for rel in rels), initial=0))
+        self._blocks.append(_Block(source, root, "\0".join(rels), starts, screened.stats,
+                                   screened.inodes, screened.reals))
         self._size += len(rels)
 
     def __len__(self) -> int:
@@ -97,7 +99,7 @@ class ListedFiles:
 
     def __iter__(self) -> Iterator[PostFile]:
         for block in self._blocks:
-            for i in range(len(block.ends)):
+            for i in range(len(block)):
                 yield block.file(i)
 
     @overload
@@ -114,9 +116,9 @@ class ListedFiles:
         if not 0 <= index < self._size:
             raise IndexError("listed file index out of range")
         for block in self._blocks:
-            if index < len(block.ends):
+            if index < len(block):
                 return block.file(index)
-            index -= len(block.ends)
+            index -= len(block)
         raise IndexError("listed file index out of range")  # pragma: no cover
 
     def clear(self) -> None:

@@ -156,7 +156,7 @@ def on_each_worker(function: Callable[[], Any]) -> list[Future]:
     calls' futures (none submitted: empty)."""
     with _lock:
         pool, workers = _pool, _workers
-    if pool is None or not getattr(pool, "started", False):
+    if pool is None or not pool.started:
         return []
     futures = []
     try:
