@@ -7,6 +7,10 @@ no-op rerun, and optionally 100k posts (`--scale 100000`) and a thread-runner ru
 (`--check-equal`). One line per figure, each with its target:
 
     .venv/bin/python bench/ingest_bench.py --posts 20000 [--check-equal] [--scale 100000] [--analytics-cost]
+        [--running-server]
+
+`--running-server` adds a first run and its no-op rerun with a real `prefect server start` running, which the
+command finds on its port (no PREFECT_API_URL), as it would find one on port 4200.
 
 `--tuned` runs the older tuned path in this process (analytics off unless `--analytics`, runner by hand);
 `--compare-runners` times read+parse+clean alone (no load) on the thread and process runners:
@@ -33,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import newsetl  # noqa: E402,F401  (Prefect defaults before Prefect loads)
-from measure import run_sampled, run_summary  # noqa: E402  (bench/measure.py)
+from measure import run_sampled, run_summary, running_prefect_server  # noqa: E402  (bench/measure.py)
 
 TEMPLATES = ROOT / "tests" / "fixtures" / "posts"
 TITLE_RE = re.compile(r"^title: .*$", re.M)
@@ -212,9 +216,16 @@ CONTENT_SQL = {  # every column a run writes except its run id and clock times
 }
 
 
-def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str) -> dict:
-    """Run the real `newsetl ingest` in a child process, as from a shell; wall time, summary and peak RSS."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str, server_port: int | None = None) -> dict:
+    """Run the real `newsetl ingest` in a child process, as from a shell; wall time, summary and peak RSS.
+
+    No Prefect API is configured: the command starts its private one, or with `server_port` finds the Prefect
+    server running there (newsetl/runtime/local_server.py) as it finds `prefect server start` on port 4200.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_SERVER_API_PORT")}
+    env["NEWSETL_FIND_PREFECT_SERVER"] = "1" if server_port else "0"
+    if server_port:
+        env["PREFECT_SERVER_API_PORT"] = str(server_port)
     command = [sys.executable, "-m", "newsetl.cli", "ingest", str(posts), "--no-images",
                "--warehouse", str(warehouse), "--log-format", "json", *extra]
     run = run_sampled(command, work, env)
@@ -262,6 +273,21 @@ def analytics_cost(work: Path, first: dict, rounds: int = 2) -> str:
             f"[target <= 15 %]")
 
 
+def running_server_pair(work: Path, first: dict, rerun: dict) -> str:
+    """A first run and its no-op rerun with a real `prefect server start` running (found, not configured), beside
+    the private-API pair (`first`, `rerun`) timed just before."""
+    with running_prefect_server(work / "prefect-server-home") as port:
+        found = cli_ingest(work, work / "posts", work / "found.duckdb", server_port=port)
+        noop = cli_ingest(work, work / "posts", work / "found.duckdb", server_port=port)
+    if noop["summary"].get("unchanged") != found["summary"].get("new"):
+        raise SystemExit(f"the no-op rerun against the running server was not one: {noop['summary']}")
+    return (f"with a Prefect server running (`prefect server start`, found on its port): first run wall "
+            f"{found['wall']:.1f} s (flow {found['flow']:.1f} s), no-op rerun wall {noop['wall']:.1f} s = "
+            f"{100 * noop['wall'] / found['wall']:.1f} % of it [target <= 10 %] (flow {noop['flow']:.2f} s = "
+            f"{100 * noop['flow'] / found['flow']:.1f} %); with the private API above: "
+            f"{rerun['wall']:.1f} s of {first['wall']:.1f} s")
+
+
 def defaults_main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="newsetl-bench-"))
     try:
@@ -293,6 +319,8 @@ def defaults_main(args: argparse.Namespace) -> None:
               f"run's flow [target <= 3 %]; wall {rerun['wall']:.1f} s = {100 * rerun['wall'] / first['wall']:.1f} % "
               f"[target <= 10 %] ({rs.get('unchanged')} unchanged; analytics "
               f"{rs.get('stage_seconds', {}).get('analytics', 0):.2f} s)")
+        if args.running_server:
+            print(running_server_pair(work, first, rerun))
         if args.analytics_cost:
             print(analytics_cost(work, first))
         if args.check_equal:
@@ -328,6 +356,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0, metavar="N", help="also ingest N posts (e.g. 100000)")
     parser.add_argument("--analytics-cost", action="store_true",
                         help="also ingest with reporting off: the analytics' marginal cost (one more first run)")
+    parser.add_argument("--running-server", action="store_true",
+                        help="also a first run and its no-op rerun with `prefect server start` running (found)")
     parser.add_argument("--keep", action="store_true", help="keep the generated posts and warehouses")
     parser.add_argument("--tuned", action="store_true", help="the tuned path in this process (see --help there)")
     parser.add_argument("--compare-runners", action="store_true", help="see the tuned path")

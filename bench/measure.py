@@ -6,6 +6,8 @@ import json
 import re
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +60,44 @@ def run_summary(stderr: str) -> tuple[dict, float | None]:
             match = SUMMARY_SECONDS.search(record.get("message", ""))
             flow = float(match.group(1)) if match else None
     return summary, flow
+
+
+@contextmanager
+def running_prefect_server(home: Path, timeout: float = 240) -> Iterator[int]:
+    """A real `prefect server start` on a free 127.0.0.1 port (its own PREFECT_HOME), as a user keeps one running;
+    yields the port once /api/health answers, then stops it (its whole process group)."""
+    import os
+    import signal
+    import socket
+    import sys
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                        f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"`prefect server start` did not answer on port {port}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(server.pid, signal.SIGKILL)

@@ -401,7 +401,8 @@ def load_config(path: Path | None = None, *, required: bool = False,
 
 ENV_PREFIX = "NEWSETL_"
 ENV_NOT_SETTINGS = {"NEWSETL_HOME",  # read by prefect.yaml, not a setting
-                    "NEWSETL_TIMELINE"}  # newsetl/runtime/timeline.py: where a bench wants start-up stamps
+                    "NEWSETL_TIMELINE",  # newsetl/runtime/timeline.py: where a bench wants start-up stamps
+                    "NEWSETL_FIND_PREFECT_SERVER"}  # newsetl/runtime/local_server.py: 0 never uses a running one
 _ENV_PATHS = (("warehouse",), ("rules",), ("images", "store"))  # relative values: relative to the working dir
 
 

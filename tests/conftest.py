@@ -6,6 +6,7 @@ Shared by every test module: add fixtures, do not replace the file.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +21,10 @@ POSTS = FIXTURES / "posts"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from imageserver import ImageServer  # noqa: E402
+
+# The `newsetl` processes that tests start never use a Prefect server a developer keeps running on port 4200
+# (newsetl/runtime/local_server.py); tests/test_local_server.py turns finding on where it tests it.
+os.environ["NEWSETL_FIND_PREFECT_SERVER"] = "0"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -218,15 +218,18 @@ FLOW_RUN_MODULES = ("prefect.flow_engine", "prefect.task_engine", "fastapi")
 
 
 def _private_api_ready(flow_module: str, program: bool = False) -> None:
-    """Start a private Prefect API unless one is configured, import `flow_module` (and what a flow run will
+    """Start a private Prefect API unless one is configured or found running, import `flow_module` (and what a flow run will
     import) meanwhile, wait for it.
 
     The server boots on the other core while this process imports Prefect and the flows, and it dies with
     this process however it ends (newsetl/runtime/prefect_server.py).
     """
+    from newsetl.runtime import local_server
     from newsetl.runtime.prefect_server import start_private_api, wait_for_private_api
 
     start_private_api()  # the `newsetl` program started it already (newsetl/cli/early.py)
+    if local_server.passed_over:  # a running Prefect server it did not use: say why, once
+        note(local_server.passed_over)
     collecting = gc.isenabled()
     gc.disable()  # these imports make ~400k objects: no collections meanwhile (1.60-1.69 -> 1.40-1.50 s CPU)
     try:

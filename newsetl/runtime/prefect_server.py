@@ -14,7 +14,8 @@ the flow makes its first call. `start_private_api` instead starts the same serve
   on a normal exit `stop` ends it (atexit, after Prefect's own exit handlers have flushed their logs).
 
 A configured API is reused and nothing is started: `PREFECT_API_URL` in the environment, `[api] url` in
-./prefect.toml, or the active profile's `PREFECT_API_URL` (e.g. a `prefect server start` on this machine).
+./prefect.toml, or the active profile's `PREFECT_API_URL` (newsetl/runtime/prefect_settings.py). So is a
+`prefect server start` running on this machine as this user, found on its port (newsetl/runtime/local_server.py).
 
 Run as `python -m newsetl.runtime.prefect_server PORT PARENT_PID` this module is the server process.
 """
@@ -32,11 +33,11 @@ import sys
 import tempfile
 import threading
 import time
-import tomllib
 import urllib.request
-from pathlib import Path
 
 from newsetl.errors import NewsetlError
+from newsetl.runtime.local_server import find_running_server
+from newsetl.runtime.prefect_settings import configured_api_url, prefect_home
 from newsetl.runtime.timeline import flush, mark
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -56,35 +57,6 @@ class PrefectApiError(NewsetlError):
     """The private Prefect API did not come up."""
 
     exit_code = 1
-
-
-def configured_api_url() -> str | None:
-    """The API URL Prefect would use from its configuration, without importing Prefect (None: none set)."""
-    if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
-    settings = sys.modules.get("prefect.settings")
-    if settings is not None:  # in-process use after Prefect was imported (tests, notebooks): ask Prefect itself
-        return settings.PREFECT_API_URL.value() or None
-    local = _toml(Path("prefect.toml"))
-    if isinstance(local.get("api"), dict) and local["api"].get("url"):
-        return str(local["api"]["url"])
-    home = _prefect_home()
-    profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser())
-    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
-    profile = profiles.get("profiles", {}).get(active, {})
-    return str(profile["PREFECT_API_URL"]) if isinstance(profile, dict) and profile.get("PREFECT_API_URL") else None
-
-
-def _toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-
-
-def _prefect_home() -> Path:
-    return Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
 
 
 def _free_port() -> int:
@@ -116,7 +88,7 @@ class PrivateApi:
         # matches the one in its memo store. That store is one value shared by every server started with this
         # PREFECT_HOME; Prefect's test harness (a temporary database) overwrites it, and the next private API
         # then registered every block type again (1-2 s). The private API keeps its own memo.
-        env.setdefault("PREFECT_MEMO_STORE_PATH", str(_prefect_home() / "memo_store.newsetl-private-api.toml"))
+        env.setdefault("PREFECT_MEMO_STORE_PATH", str(prefect_home() / "memo_store.newsetl-private-api.toml"))
         # Started from this (the main) thread: PR_SET_PDEATHSIG fires when the thread that forked exits.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "newsetl.runtime.prefect_server", str(self.port), str(os.getpid())],
@@ -189,6 +161,11 @@ def start_private_api() -> PrivateApi | None:
     if _api is not None:
         return _api
     if configured_api_url() is not None:
+        return None
+    running = find_running_server()  # `prefect server start` on this machine, as this user (local_server.py)
+    if running is not None:
+        os.environ["PREFECT_API_URL"] = running
+        mark("api found running")
         return None
     _api = PrivateApi()
     _api.start()
