@@ -111,8 +111,8 @@ def api_urls() -> tuple[str, str]:
     """(API URL, UI URL) of the Prefect server; a clear error when none is configured."""
     settings = get_current_settings()
     if not settings.api.url:
-        raise ConfigError("schedules need a Prefect server: run `prefect server start`, then "
-                          "`export PREFECT_API_URL=http://127.0.0.1:4200/api`")
+        raise ConfigError("schedules need a Prefect server: run `prefect server start` on this machine, or "
+                          "`export PREFECT_API_URL=http://HOST:4200/api` for one elsewhere")
     return settings.api.url, settings.ui_url or settings.api.url.removesuffix("/api")
 
 

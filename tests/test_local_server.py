@@ -12,45 +12,16 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from newsetl.runtime import local_server
+from prefect_like import PrefectLike, prefect_version
 
 ROOT = Path(__file__).resolve().parent.parent
 LINUX_TABLES = Path("/proc/net/tcp").exists()
-
-
-class _PrefectLike(ThreadingHTTPServer):
-    """Answers GET /api/health and /api/admin/version as Prefect's server does; counts the requests."""
-
-    def __init__(self, version: str, healthy: bool = True) -> None:
-        self.version, self.healthy, self.requests = version, healthy, []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.requests.append(self.path)
-                bodies = {"/api/health": json.dumps(outer.healthy), "/api/admin/version": json.dumps(outer.version)}
-                body = bodies.get(self.path)
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write((body or "{}").encode())
-
-            def log_message(self, *args) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
 
 
 @pytest.fixture
@@ -62,12 +33,6 @@ def finding(monkeypatch):
     return monkeypatch
 
 
-def _prefect() -> str:
-    from importlib.metadata import version
-
-    return version("prefect")
-
-
 def _bumped(version: str, major: int = 0, minor: int = 0) -> str:
     parts = [int(p) for p in version.split(".")[:3]]
     return f"{parts[0] + major}.{max(parts[1] + minor, 0)}.{parts[2]}"
@@ -75,10 +40,10 @@ def _bumped(version: str, major: int = 0, minor: int = 0) -> str:
 
 @pytest.mark.skipif(not LINUX_TABLES, reason="finding needs Linux's socket tables")
 def test_a_running_server_of_this_user_is_used_and_another_version_is_passed_over(finding) -> None:
-    ours = _prefect()
-    with _PrefectLike(ours) as same, _PrefectLike(_bumped(ours, minor=1)) as newer, \
-            _PrefectLike(_bumped(ours, minor=-1)) as older, _PrefectLike(_bumped(ours, major=1)) as other_major, \
-            _PrefectLike(ours, healthy=False) as unhealthy:
+    ours = prefect_version()
+    with PrefectLike(ours) as same, PrefectLike(_bumped(ours, minor=1)) as newer, \
+            PrefectLike(_bumped(ours, minor=-1)) as older, PrefectLike(_bumped(ours, major=1)) as other_major, \
+            PrefectLike(ours, healthy=False) as unhealthy:
         for server, found in ((same, True), (newer, True), (older, False), (other_major, False), (unhealthy, False)):
             finding.setenv("PREFECT_SERVER_API_PORT", str(server.port))
             url = local_server.find_running_server()
@@ -87,8 +52,8 @@ def test_a_running_server_of_this_user_is_used_and_another_version_is_passed_ove
         assert local_server.passed_over is None  # unhealthy: nothing said (a server still starting)
         finding.setenv("PREFECT_SERVER_API_PORT", str(older.port))
         assert local_server.find_running_server() is None
-        assert local_server.passed_over == (f"the Prefect server on 127.0.0.1:{older.port} runs Prefect "
-                                            f"{older.version}, this newsetl Prefect {ours}; using a private Prefect API")
+        assert local_server.passed_over == (f"not using the Prefect server on 127.0.0.1:{older.port}: it runs "
+                                            f"Prefect {older.version}, this newsetl Prefect {ours}")
 
         # Turned off, or a host that is not this machine: not even asked.
         finding.setenv("PREFECT_SERVER_API_PORT", str(same.port))
@@ -111,7 +76,7 @@ def test_a_running_server_of_this_user_is_used_and_another_version_is_passed_ove
 def test_a_port_of_another_user_is_passed_over_unasked(finding, tmp_path: Path) -> None:
     """Flow runs carry paths, parameters and logs: a server that another user's process listens with is never
     sent a request. (The kernel's table is copied with the owner changed: the test cannot switch users.)"""
-    with _PrefectLike(_prefect()) as server:
+    with PrefectLike(prefect_version()) as server:
         finding.setenv("PREFECT_SERVER_API_PORT", str(server.port))
         assert local_server.listener_owners(server.port, local_server._read_tables(local_server.SOCKET_TABLES)) == {
             os.getuid()}  # the real table: this process's own listener
@@ -123,8 +88,8 @@ def test_a_port_of_another_user_is_passed_over_unasked(finding, tmp_path: Path) 
             "        0 1 1 0 100 0 0 10 0\n")
         finding.setattr(local_server, "SOCKET_TABLES", (str(table),))
         assert local_server.find_running_server() is None
-        assert local_server.passed_over == (f"the Prefect server port 127.0.0.1:{server.port} belongs to another "
-                                            "user; using a private Prefect API")
+        assert local_server.passed_over == (f"not using the Prefect server port 127.0.0.1:{server.port}: it belongs "
+                                            "to another user")
         assert server.requests == []
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from prefect_like import PrefectLike, prefect_version
 from schedule_helpers import PYTHON, ROOT, config_dict, copy_posts, newsetl, rows, write_config
 
 
@@ -124,9 +125,17 @@ def test_serve_without_server_or_deployments_is_one_line(tmp_path: Path) -> None
     config = write_config(tmp_path, config_dict(tmp_path, tmp_path, deployments=[
         {"name": "nightly", "cron": "0 2 * * *", "timezone": "Asia/Shanghai"}]))
     result = newsetl("serve", "--config", str(config), env={"PREFECT_API_URL": ""})
-    assert (result.returncode, result.stderr) == (
-        2, "newsetl: error: schedules need a Prefect server: run `prefect server start`, then "
-           "`export PREFECT_API_URL=http://127.0.0.1:4200/api`\n")
+    need = ("newsetl: error: schedules need a Prefect server: run `prefect server start` on this machine, or "
+            "`export PREFECT_API_URL=http://HOST:4200/api` for one elsewhere\n")
+    assert (result.returncode, result.stderr) == (2, need)
+    # A server of an older Prefect listening where `prefect server start` would: serve looks there (the suite
+    # turns finding off, tests/conftest.py), passes it over in one line, and says what it needs.
+    with PrefectLike("3.0.0") as old:
+        result = newsetl("serve", "--config", str(config), env={
+            "PREFECT_API_URL": "", "NEWSETL_FIND_PREFECT_SERVER": "1", "PREFECT_SERVER_API_PORT": str(old.port)})
+    assert (result.returncode, result.stderr) == (2, f"not using the Prefect server on 127.0.0.1:{old.port}: it runs "
+                                                     f"Prefect 3.0.0, this newsetl Prefect {prefect_version()}\n" + need)
+    assert old.requests == ["/api/health", "/api/admin/version"]
     bad = write_config(tmp_path, config_dict(tmp_path, tmp_path, deployments=[{"name": "x", "interval": "5s",
                                                                                "sources": ["nope"]}]))
     result = newsetl("serve", "--config", str(bad))

@@ -224,12 +224,9 @@ def _private_api_ready(flow_module: str, program: bool = False) -> None:
     The server boots on the other core while this process imports Prefect and the flows, and it dies with
     this process however it ends (newsetl/runtime/prefect_server.py).
     """
-    from newsetl.runtime import local_server
     from newsetl.runtime.prefect_server import start_private_api, wait_for_private_api
 
     start_private_api()  # the `newsetl` program started it already (newsetl/cli/early.py)
-    if local_server.passed_over:  # a running Prefect server it did not use: say why, once
-        note(local_server.passed_over)
     collecting = gc.isenabled()
     gc.disable()  # these imports make ~400k objects: no collections meanwhile (1.60-1.69 -> 1.40-1.50 s CPU)
     try:
@@ -339,10 +336,18 @@ def _command(argv: list[str] | None) -> int:
             _list_ahead(args.paths, config)
         if args.command in FLOW_MODULES:
             _private_api_ready(FLOW_MODULES[args.command], program=program)
+        elif args.command == "serve":  # schedules need a Prefect server: one running here as this user serves
+            from newsetl.runtime.prefect_server import use_running_server
+
+            use_running_server()
         if args.command in FLOW_MODULES or args.command == "serve":  # commands that run flows
             quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
             if is_json():
                 json_terminal_logs()
+            from newsetl.runtime import local_server
+
+            if local_server.passed_over:  # a running Prefect server that was not used: why, in one line
+                note(local_server.passed_over)
         with flow_settings(args.command):
             code = args.handler(args, config)
         mark("command done")

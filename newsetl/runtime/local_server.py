@@ -54,15 +54,15 @@ def find_running_server() -> str | None:
         return None
     where = f"127.0.0.1:{port}"
     if owners != {os.getuid()}:
-        passed_over = f"the Prefect server port {where} belongs to another user; using a private Prefect API"
+        passed_over = f"not using the Prefect server port {where}: it belongs to another user"
         return None
     if _get(port, "/api/health") != b"true":
         return None
     server = _version(_get(port, "/api/admin/version"))
     client = _prefect_version()
     if server is None or not usable_version(server, client):
-        passed_over = (f"the Prefect server on {where} runs Prefect {server or '(unknown)'}, this newsetl "
-                       f"Prefect {client}; using a private Prefect API")
+        passed_over = (f"not using the Prefect server on {where}: it runs Prefect {server or '(unknown)'}, this "
+                       f"newsetl Prefect {client}")
         return None
     return f"http://{where}/api"
 

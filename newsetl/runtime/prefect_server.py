@@ -160,12 +160,7 @@ def start_private_api() -> PrivateApi | None:
     global _api
     if _api is not None:
         return _api
-    if configured_api_url() is not None:
-        return None
-    running = find_running_server()  # `prefect server start` on this machine, as this user (local_server.py)
-    if running is not None:
-        os.environ["PREFECT_API_URL"] = running
-        mark("api found running")
+    if configured_api_url() is not None or use_running_server():
         return None
     _api = PrivateApi()
     _api.start()
@@ -173,6 +168,19 @@ def start_private_api() -> PrivateApi | None:
     os.environ["PREFECT_API_URL"] = _api.api_url
     atexit.register(_api.stop)  # registered before Prefect's handlers, so it runs after them
     return _api
+
+
+def use_running_server() -> bool:
+    """Point Prefect (imported after this) at a Prefect server running on this machine as this user when no
+    API is configured (newsetl/runtime/local_server.py); returns whether it did."""
+    if configured_api_url() is not None:
+        return False
+    running = find_running_server()
+    if running is None:
+        return False
+    os.environ["PREFECT_API_URL"] = running
+    mark("api found running")
+    return True
 
 
 def is_private_api() -> bool:
