@@ -6,24 +6,25 @@ import duckdb
 
 from newsetl.config import ReportingConfig
 from newsetl.flows.log import phase
-from newsetl.reporting.analytics import AnalyticsSummary, warm_workers
+from newsetl.reporting.analytics import AnalyticsAhead, AnalyticsSummary, start_analytics
 from newsetl.runtime.progress import report
 from newsetl.runs import RunSummary
 from newsetl.tasks.analytics import analytics_task
 
 
-def warm_analytics(config: ReportingConfig) -> None:
-    """Before the steps between the load and analytics: let the idle workers load what analytics needs."""
-    if config.enabled:
-        warm_workers()
+def analytics_ahead(con: duckdb.DuckDBPyConnection, config: ReportingConfig) -> AnalyticsAhead | None:
+    """Before the steps between the load and analytics: hand the idle workers the analytics' first chunks."""
+    return start_analytics(con, config) if config.enabled else None
 
 
-def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summary: RunSummary) -> None:
-    """The flow's call after loading: run the analytics task and note what it did in the run summary."""
+def analytics_step(con: duckdb.DuckDBPyConnection, config: ReportingConfig, summary: RunSummary,
+                   ahead: AnalyticsAhead | None = None) -> None:
+    """The flow's call after loading: run the analytics task (on from `ahead`, if `analytics_ahead` started
+    it) and note what it did in the run summary."""
     if not config.enabled:
         return
     report("analytics: stories, keywords, search index", 0, 0)
-    result: AnalyticsSummary = analytics_task(con, config)
+    result: AnalyticsSummary = analytics_task(con, config, ahead=ahead)
     summary.extra["analytics"] = result.to_dict()
     summary.stage_seconds["analytics"] = result.seconds
     summary.extra.setdefault("summary_lines", []).append(

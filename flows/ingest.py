@@ -24,7 +24,7 @@ from newsetl.runtime.worker_pool import warm
 from newsetl.posts.discover import ChangedFiles
 from newsetl.posts.sources import count_drafts, usable_options
 from newsetl.rules import SiteRules
-from newsetl.flows.analytics import analytics_step, warm_analytics
+from newsetl.flows.analytics import analytics_ahead, analytics_step
 from newsetl.flows.batches import Submitted, let_go, submitter, wait_all
 from newsetl.posts.limits import PostLimits
 from newsetl.flows.remote import remote_step
@@ -83,10 +83,10 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
         _run(con, config, hexo_sources, summary, rules)
         if not paths:  # feed and post_urls sources (flows/remote.py)
             remote_step(con, config, summary, rules)
-        warm_analytics(config.reporting)  # the workers are idle until analytics; this process is not
+        ahead = analytics_ahead(con, config.reporting)  # the idle workers segment its first chunks meanwhile
         images_step(con, config, summary)  # after every load: fetch what the articles reference
         release_memory(con, config.memory_limit)  # what registering images freed (+220 MB at 100k posts)
-        analytics_step(con, config.reporting, summary)
+        analytics_step(con, config.reporting, summary, ahead)
     logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected", summary.run_id, summary.status,
                 summary.new, summary.updated, summary.unchanged, summary.rejected)
     return run_state(summary.to_dict())  # a partial run ends as Completed named "Partial"

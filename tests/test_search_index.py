@@ -197,10 +197,13 @@ ANALYTICS_TABLES = {
 
 
 def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_path, monkeypatch):  # noqa: F811
-    """Segmentation, signatures and LSH bands on the worker processes: the same rows as computed in-process."""
+    """Segmentation, signatures and LSH bands on the worker processes: the same rows as computed in-process,
+    also when the first chunks were handed to the workers ahead of the step (`start_analytics`)."""
     from newsetl.config import ReportingConfig
-    from newsetl.reporting import parallel
-    from newsetl.reporting.analytics import refresh_analytics
+    from concurrent.futures import wait
+
+    from newsetl.reporting import keywords, parallel
+    from newsetl.reporting.analytics import refresh_analytics, start_analytics
     from newsetl.runtime.worker_pool import worker_pool
 
     monkeypatch.setattr(parallel, "POOL_MIN_ARTICLES", 1)  # 17 articles: on the pool all the same
@@ -209,7 +212,7 @@ def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_pa
     monkeypatch.setattr(parallel, "pool_for", lambda pool, n: used.append(pool_for(pool, n)) or used[-1])
 
     tables = {}
-    for mode in ("inline", "pool"):
+    for mode in ("inline", "pool", "ahead"):
         path = tmp_path / f"{mode}.duckdb"
         shutil.copy(reporting_warehouse["path"], path)
         con = connect_writer(path)
@@ -217,9 +220,16 @@ def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_pa
             for table in [t for t in ANALYTICS_TABLES if t != "article_tokens"] + [
                     "search_index_keywords", "search_index_terms", "search_index_dict"]:  # article_tokens: a view
                 con.execute(f"DELETE FROM {table}")
-            if mode == "pool":
+            if mode != "inline":
                 worker_pool(2)
-            summary = refresh_analytics(con, ReportingConfig(), parallel=mode == "pool")
+            ahead = None
+            if mode == "ahead":  # the ingest's order: chunks handed out before the image URL registration
+                monkeypatch.setattr(keywords, "CHUNK", 4)
+                ahead = start_analytics(con, ReportingConfig())
+                handed = [item.future for item in ahead.documents.chunks.pending]
+                assert len(handed) == parallel.AHEAD and None not in handed
+                assert len(wait(handed, timeout=120).done) == parallel.AHEAD  # segmented while nothing waits
+            summary = refresh_analytics(con, ReportingConfig(), parallel=mode != "inline", ahead=ahead)
             assert (summary.segmented, summary.hashed, summary.indexed) == (17, 17, 17)
             tables[mode] = {t: con.execute(f"SELECT * EXCLUDE (docid) FROM {t} ORDER BY {o}").fetchall()
                             if t == "search_index_docs" else con.execute(f"SELECT * FROM {t} ORDER BY {o}").fetchall()
@@ -228,13 +238,15 @@ def test_worker_pool_gives_the_same_tables_as_inline(reporting_warehouse, tmp_pa
         finally:
             con.close()
     scores = {mode: tables[mode].pop("scores") for mode in tables}
-    assert tables["pool"] == tables["inline"]
+    assert tables["pool"] == tables["inline"] and tables["ahead"] == tables["inline"]
     # Scores equal to 1e-9 and ranked alike: the documents' ids may be given in another order on the pool, and
     # DuckDB adds a document's term scores in any order, so the last bit can differ (as against fts above).
     _assert_same(scores["pool"], scores["inline"])
+    _assert_same(scores["ahead"], scores["inline"])
     tables["inline"]["scores"] = scores["inline"]
-    inline, pooled = used[:len(used) // 2], used[len(used) // 2:]  # documents, remaining signatures, LSH bands
-    assert all(pool is None for pool in inline) and pooled[0] is not None and pooled[-1] is not None
+    third = len(used) // 3  # per mode: documents, remaining signatures, LSH bands
+    inline, pooled, ahead = used[:third], used[third:2 * third], used[2 * third:]
+    assert all(pool is None for pool in inline) and None not in (pooled[0], pooled[-1], ahead[0], ahead[-1])
     assert len(tables["inline"]["article_tokens"]) > 1000 and tables["inline"]["scores"][("粤海 铁路", "")]
 
 

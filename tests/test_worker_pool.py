@@ -112,24 +112,3 @@ def test_process_runner_stops_a_task_past_its_timeout() -> None:
     state, message, _ = _run_on_processes(worker_funcs.sleep, timeout_seconds=2)([60])
     assert time.monotonic() - started < 20
     assert state == "FAILED" and "did not finish within 2 s" in message
-
-
-def test_the_workers_load_the_segmenter_before_analytics_and_an_unstarted_pool_stays_unstarted() -> None:
-    """warm_workers (the ingest calls it before registering image URLs): each running worker loads rjieba
-    once; a pool whose processes never started (a no-op rerun's) gets nothing and is not started."""
-    from newsetl.reporting.analytics import warm_workers
-
-    worker_pool.shutdown()
-    pool = worker_pool.worker_pool(2, start=False)
-    assert warm_workers() == [] and not pool.started
-
-    def ask() -> set[tuple[int, bool]]:
-        return {f.result() for f in [pool.submit(worker_funcs.segmenter_loaded, 0.5) for _ in range(2)]}
-
-    cold = ask()  # starts the processes
-    assert len(cold) == 2 and not any(loaded for _, loaded in cold)
-    futures = warm_workers()
-    assert len(futures) == 2 and [f.result(timeout=60) for f in futures] == [None, None]
-    warm = ask()
-    assert {pid for pid, _ in warm} == {pid for pid, _ in cold} and all(loaded for _, loaded in warm)
-    worker_pool.shutdown()

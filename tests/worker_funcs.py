@@ -59,10 +59,3 @@ def dies_once(marker: str) -> int:
 def main_files() -> list[str | None]:
     """The files behind this process's main modules (None when there is none)."""
     return [getattr(sys.modules.get(name), "__file__", None) for name in ("__main__", "__mp_main__")]
-
-
-def segmenter_loaded(pause: float) -> tuple[int, bool]:
-    """This worker's pid, and whether it has loaded the segmenter (rjieba), after `pause` seconds (so that
-    calls submitted together land on different workers)."""
-    time.sleep(pause)
-    return os.getpid(), "rjieba" in sys.modules

@@ -9,16 +9,15 @@ second for 20,000 articles). Segmentation runs on the flow's worker processes wh
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import duckdb
 
 from newsetl.config import ReportingConfig
 from newsetl.reporting.dedup import DedupSettings, refresh_story_clusters
-from newsetl.reporting.keywords import refresh_documents
-from newsetl.reporting.segment import warm_up
-from newsetl.runtime.worker_pool import current_pool, on_each_worker
+from newsetl.reporting.keywords import StartedRefresh, refresh_documents, start_documents
+from newsetl.runtime.worker_pool import current_pool
 from newsetl.warehouse.keywords import one_thread
 
 
@@ -43,30 +42,43 @@ def dedup_settings(config: ReportingConfig) -> DedupSettings:
                          num_perm=config.num_perm, min_chars=config.min_chars)
 
 
-def warm_workers() -> list[Future]:
-    """Load the segmenter on the worker processes now, if they are running (the load used them).
+class AnalyticsAhead:
+    """The analytics refresh's first half, done before the steps between the load and analytics: the stale
+    articles counted and their first chunks handed to the workers (`start_analytics`)."""
 
-    Called before the image URL registration, which keeps one core busy in this process (1.5 s for 20k
-    posts) while the workers sit idle, so the analytics step's first chunks do not wait for each worker's
-    dictionary. 20k posts, 3 rounds alternating (12:58-13:05 UTC, load 2.1-2.3, instrumented): the step's
-    first chunk came 0.36-0.41 s after it began instead of 0.46-0.60 s, and it waited for the workers 0.59-0.61 s
-    in all instead of 0.75-0.95 s. The step's own time varies more than that from run to run.
-    """
-    return on_each_worker(warm_up)
+    def __init__(self, documents: StartedRefresh, pool: ProcessPoolExecutor | None, seconds: float,
+                 cpu_seconds: float) -> None:
+        self.documents, self.pool, self.seconds, self.cpu_seconds = documents, pool, seconds, cpu_seconds
 
 
-def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig,
-                      parallel: bool = True) -> AnalyticsSummary:
-    """Bring story_clusters, search_documents/article_tokens and the search index up to date.
+def start_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig, parallel: bool = True) -> AnalyticsAhead:
+    """Count what the refresh must segment and hand its first chunks to the worker processes, now.
 
-    `parallel`: segment on the shared worker pool if one is running (the process runner's); else here.
+    The ingest calls it before the image URL registration, which keeps one core busy in this process (1.3-1.5 s
+    for 20k posts) while the workers sit idle; they segment and sign the first chunks meanwhile, so the analytics
+    step starts writing at once instead of waiting for them. Its time counts in the step's (`seconds`).
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     pool = current_pool() if parallel else None
+    with one_thread(con):
+        documents = start_documents(con, pool, sign=dedup_settings(config))
+    return AnalyticsAhead(documents, pool, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def refresh_analytics(con: duckdb.DuckDBPyConnection, config: ReportingConfig, parallel: bool = True,
+                      ahead: AnalyticsAhead | None = None) -> AnalyticsSummary:
+    """Bring story_clusters, search_documents/article_tokens and the search index up to date.
+
+    `parallel`: segment on the shared worker pool if one is running (the process runner's); else here.
+    `ahead`: `start_analytics` ran already (with the same `config` and `parallel`).
+    """
+    ahead = ahead or start_analytics(con, config, parallel)
+    started, cpu_started = time.perf_counter() - ahead.seconds, time.process_time() - ahead.cpu_seconds
     settings = dedup_settings(config)
     with one_thread(con):  # the workers segment meanwhile: DuckDB's second thread cost more CPU than it saved
-        documents = refresh_documents(con, pool, sign=settings)  # one read of each text: segmented and signed
-        stats = refresh_story_clusters(con, settings, pool, hashed_before=documents.signed, bands=documents.bands)
+        documents = refresh_documents(con, started=ahead.documents)  # one read of each text: segmented and signed
+        stats = refresh_story_clusters(con, settings, ahead.pool, hashed_before=documents.signed,
+                                       bands=documents.bands)
     return AnalyticsSummary(
         articles=stats.articles, hashed=stats.hashed, segmented=documents.segmented, stories=stats.stories,
         duplicate_stories=stats.duplicate_stories, duplicate_articles=stats.duplicate_articles,

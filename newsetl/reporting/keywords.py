@@ -21,14 +21,15 @@ import pyarrow.compute as pc
 
 from newsetl.reporting.minhash import DedupSettings, lsh_bands
 from newsetl.reporting import parallel
-from newsetl.reporting.parallel import ordered_map
+from newsetl.reporting.parallel import OrderedMap
 from newsetl.reporting.segment import BodyCache, Segmented, segment, segment_and_sign
 from newsetl.warehouse import keywords, search, stories
 from newsetl.warehouse.db import transaction
 
 CHUNK = 1000  # articles segmented and written together (one transaction each): memory flat in corpus size
 
-__all__ = ["BodyCache", "Segmented", "TokenRefresh", "refresh_documents", "refresh_tokens", "segment"]
+__all__ = ["BodyCache", "Segmented", "StartedRefresh", "TokenRefresh", "refresh_documents", "refresh_tokens", "segment",
+           "start_documents"]
 
 
 @dataclass(frozen=True)
@@ -72,25 +73,34 @@ def _marked(batch: pa.RecordBatch, signing: pa.Array) -> np.ndarray | None:
     return wanted if wanted.any() else None
 
 
-def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None,
-                      sign: DedupSettings | None = None) -> TokenRefresh:
-    """Bring `search_documents`, `article_tokens` and the search index up to date with `articles`.
+class StartedRefresh:
+    """The first half of `refresh_documents` (`start_documents`): what it read, and the chunks it handed out.
 
-    Each chunk of articles is one transaction (its documents, tokens and index rows together), so a run that
-    stops half-way keeps what it finished and the next refresh does the rest. With `sign`, the stale MinHash
-    signatures (`article_minhash`) of the articles read here are computed from the same texts and written too,
-    so the dedup step does not read them again.
-    """
+    A plain class, not a dataclass: it goes to the analytics task as a parameter, and Prefect walks dataclasses'
+    fields looking for futures and states."""
+
+    def __init__(self, indexed: int, stale: int = 0, sign: DedupSettings | None = None) -> None:
+        self.indexed = indexed                   # search documents removed with their articles
+        self.stale = stale                       # articles to (re)segment
+        self.sign = sign
+        self.terms: search.TermIds | None = None
+        self.chunks: OrderedMap | None = None    # (texts, wanted, replacing), (Segmented, signatures) in order
+        self.bands: list[Future | None] = []
+
+
+def start_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None,
+                    sign: DedupSettings | None = None) -> StartedRefresh:
+    """Drop the orphans' rows, count the stale articles and hand their first chunks to the workers, which
+    segment (and sign) them while the caller does something else; `refresh_documents(started=...)` writes."""
     with transaction(con):
         keywords.drop_orphans(con)
         indexed = search.drop_orphans(con)
-    stale = keywords.stale_count(con)
-    if not stale:  # a no-op rerun: nothing to read
-        return TokenRefresh(0, indexed)
+    started = StartedRefresh(indexed, keywords.stale_count(con), sign)
+    if not started.stale:  # a no-op rerun: nothing to read
+        return started
     signing = pa.array(stories.stale_signature_ids(con, sign.params) if sign is not None else [], type=pa.string())
-    terms = search.TermIds(con)
-    workers = parallel.pool_for(pool, stale)
-    bands: list[Future | None] = []
+    started.terms = search.TermIds(con)
+    workers = parallel.pool_for(pool, started.stale)
 
     def jobs() -> Iterator[tuple[pa.RecordBatch, np.ndarray | None, bool]]:
         for batch in keywords.stale_texts(con, CHUNK):
@@ -98,22 +108,40 @@ def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor 
             texts = batch.drop_columns(["documented"])
             yield texts, _marked(texts, signing), replacing
         if sign is not None:  # a worker imports datasketch for the bands while this process writes the last chunks
-            bands.append(parallel.submit(workers, lsh_bands, sign.threshold, sign.num_perm))
+            started.bands.append(parallel.submit(workers, lsh_bands, sign.threshold, sign.num_perm))
 
-    signed = 0
-    chunks = ordered_map(segment_and_sign, jobs(), workers, sign or DedupSettings())
-    for (batch, wanted, replacing), (segmented, signatures) in chunks:
+    started.chunks = OrderedMap(segment_and_sign, jobs(), workers, sign or DedupSettings())
+    started.chunks.hand_out()
+    return started
+
+
+def refresh_documents(con: duckdb.DuckDBPyConnection, pool: ProcessPoolExecutor | None = None,
+                      sign: DedupSettings | None = None, started: StartedRefresh | None = None) -> TokenRefresh:
+    """Bring `search_documents`, `article_tokens` and the search index up to date with `articles`.
+
+    Each chunk of articles is one transaction (its documents, tokens and index rows together), so a run that
+    stops half-way keeps what it finished and the next refresh does the rest. With `sign`, the stale MinHash
+    signatures (`article_minhash`) of the articles read here are computed from the same texts and written too,
+    so the dedup step does not read them again. `started`: `start_documents` ran already (then `pool` and
+    `sign` are its).
+    """
+    started = started or start_documents(con, pool, sign)
+    indexed, signed, sign = started.indexed, 0, started.sign
+    if started.chunks is None:
+        return TokenRefresh(0, indexed)
+    for (batch, wanted, replacing), (segmented, signatures) in started.chunks:
         with transaction(con):
             reindex = keywords.write_documents(con, segmented.docs, replacing)
-            docids = _index(con, segmented, reindex, terms, new=not replacing)
-            keywords.write_tokens(con, docids, segmented.tokens, terms, replacing)
+            docids = _index(con, segmented, reindex, started.terms, new=not replacing)
+            keywords.write_tokens(con, docids, segmented.tokens, started.terms, replacing)
             if signatures is not None:
                 marked = batch.filter(pa.array(wanted))
                 stories.write_signatures(con, marked.column("article_id"), marked.column("content_hash"),
                                          sign.params, signatures)
                 signed += marked.num_rows
         indexed += len(reindex)
-    return TokenRefresh(stale, indexed, signed, bands[0] if bands else None)
+    started.chunks = None  # iterated once
+    return TokenRefresh(started.stale, indexed, signed, started.bands[0] if started.bands else None)
 
 
 def refresh_tokens(con: duckdb.DuckDBPyConnection) -> int:

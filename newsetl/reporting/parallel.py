@@ -33,51 +33,66 @@ class _Item:
         self.chunk, self.future, self.result = chunk, future, result
 
 
-def ordered_map(function: Callable[..., Any], chunks: Iterable[Any], pool: ProcessPoolExecutor | None,
-                *args: object, patience: float = PATIENCE) -> Iterator[tuple[Any, Any]]:
-    """(chunk, function(chunk, *args)) for each chunk, in order.
+class OrderedMap:
+    """(chunk, function(chunk, *args)) for each chunk, in order, when iterated.
 
     `function` (importable by reference) runs on `pool` when given, else here. When the oldest chunk is still on
     a worker after `patience` seconds, this process computes the next chunk itself. A broken pool (a worker died)
     is discarded and the rest is computed here; the results are the same either way. `chunks` is consumed
-    lazily, so their data is read as needed.
+    lazily, so their data is read as needed. `hand_out()` gives the workers their first chunks before the
+    iteration starts, so they work while this process does something else.
     """
-    source = iter(chunks)
-    if pool is None:
-        for chunk in source:
-            yield chunk, function(chunk, *args)
-        return
-    pending: deque[_Item] = deque()
-    exhausted = False
-    while True:
-        while pool is not None and not exhausted and sum(i.future is not None for i in pending) < AHEAD:
-            chunk = next(source, _END)
+
+    def __init__(self, function: Callable[..., Any], chunks: Iterable[Any], pool: ProcessPoolExecutor | None,
+                 *args: object, patience: float = PATIENCE) -> None:
+        self.function, self.args, self.patience = function, args, patience
+        self.source = iter(chunks)
+        self.pool = pool
+        self.pending: deque[_Item] = deque()
+        self.exhausted = False
+
+    def hand_out(self) -> None:
+        """Give the workers chunks until `AHEAD` are on them (or none is left)."""
+        while (self.pool is not None and not self.exhausted
+               and sum(i.future is not None for i in self.pending) < AHEAD):
+            chunk = next(self.source, _END)
             if chunk is _END:
-                exhausted = True
-                break
-            try:
-                pending.append(_Item(chunk, pool.submit(function, chunk, *args)))
-            except (BrokenProcessPool, RuntimeError):  # broken or shut down since the flow started it
-                discard(pool)
-                pool = None
-                pending.append(_Item(chunk))
-        if not pending:
-            chunk = _END if exhausted else next(source, _END)
-            if chunk is _END:
+                self.exhausted = True
                 return
-            pending.append(_Item(chunk))
-        head = pending[0]
-        helped = sum(i.future is None for i in pending)
-        if (head.future is not None and not exhausted and helped < AHEAD
-                and not wait([head.future], timeout=patience).done):
-            chunk = next(source, _END)  # the workers are slow: take the next chunk here
-            if chunk is _END:
-                exhausted = True
-            else:
-                pending.append(_Item(chunk, None, function(chunk, *args)))
-            continue
-        item = pending.popleft()
-        yield item.chunk, _result(item, function, args, pool)
+            try:
+                self.pending.append(_Item(chunk, self.pool.submit(self.function, chunk, *self.args)))
+            except (BrokenProcessPool, RuntimeError):  # broken or shut down since the flow started it
+                discard(self.pool)
+                self.pool = None
+                self.pending.append(_Item(chunk))
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        function, args, pending = self.function, self.args, self.pending
+        while True:
+            self.hand_out()
+            if not pending:
+                chunk = _END if self.exhausted else next(self.source, _END)
+                if chunk is _END:
+                    return
+                pending.append(_Item(chunk))
+            head = pending[0]
+            helped = sum(i.future is None for i in pending)
+            if (head.future is not None and not self.exhausted and helped < AHEAD
+                    and not wait([head.future], timeout=self.patience).done):
+                chunk = next(self.source, _END)  # the workers are slow: take the next chunk here
+                if chunk is _END:
+                    self.exhausted = True
+                else:
+                    pending.append(_Item(chunk, None, function(chunk, *args)))
+                continue
+            item = pending.popleft()
+            yield item.chunk, _result(item, function, args, self.pool)
+
+
+def ordered_map(function: Callable[..., Any], chunks: Iterable[Any], pool: ProcessPoolExecutor | None,
+                *args: object, patience: float = PATIENCE) -> Iterator[tuple[Any, Any]]:
+    """(chunk, function(chunk, *args)) for each chunk, in order (see `OrderedMap`)."""
+    return iter(OrderedMap(function, chunks, pool, *args, patience=patience))
 
 
 def _result(item: _Item, function: Callable[..., Any], args: tuple, pool: ProcessPoolExecutor | None) -> Any:

@@ -146,12 +146,6 @@ def document_postings(title_terms: list[str | None], body_terms: list[str | None
     return _postings(len(title_terms), docs_of, fields, terms, tfs)
 
 
-def warm_up() -> None:
-    """Load the segmenter here now (rjieba's import loads its dictionary, ~0.3 s): for a worker process, so the
-    analytics step's first chunks do not wait for it (newsetl.reporting.analytics.warm_workers)."""
-    segment([("", "", "预热", "预热 text")], BodyCache(size=1))
-
-
 def segment_and_sign(job: tuple[pa.RecordBatch, np.ndarray | None, bool],
                      settings: DedupSettings) -> tuple[Segmented, pa.Array | None]:
     """`segment` of a batch of (article_id, content_hash, title, body) rows, and the MinHash signature column of

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator
 
@@ -147,24 +147,6 @@ def warm() -> None:
             pass
 
     threading.Thread(target=start, name="worker-pool-start", daemon=True).start()
-
-
-def on_each_worker(function: Callable[[], Any]) -> list[Future]:
-    """Submit `function` (importable, no arguments) to the shared pool once per worker, in the background,
-    if the pool's processes are running; starts nothing (a no-op rerun's pool never started). Idle workers
-    take one call each; a broken or shut-down pool is left for the next real call to replace. Returns the
-    calls' futures (none submitted: empty)."""
-    with _lock:
-        pool, workers = _pool, _workers
-    if pool is None or not pool.started:
-        return []
-    futures = []
-    try:
-        for _ in range(workers):
-            futures.append(pool.submit(function))
-    except (BrokenProcessPool, RuntimeError):
-        pass
-    return futures
 
 
 def current_pool() -> ProcessPoolExecutor | None:
