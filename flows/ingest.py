@@ -27,7 +27,6 @@ from newsetl.rules import SiteRules
 from newsetl.flows.analytics import analytics_ahead, analytics_step
 from newsetl.flows.batches import Submitted, let_go, submitter, wait_all
 from newsetl.posts.limits import PostLimits
-from newsetl.flows.remote import remote_step
 from newsetl.flows.post_links import deferred_links, dependents_step, relink_step
 from newsetl.flows.images import images_step
 from newsetl.flows.log import phase
@@ -81,7 +80,9 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
             set_sources(con, summary)
         rules = config.site_rules()  # loaded once per run
         _run(con, config, hexo_sources, summary, rules)
-        if not paths:  # feed and post_urls sources (flows/remote.py)
+        if not paths and any(not isinstance(s, HexoDirSource) for s in config.sources):  # feeds and post_urls
+            from newsetl.flows.remote import remote_step  # only then: feedparser and bs4 cost ~0.25 s to import
+
             remote_step(con, config, summary, rules)
         ahead = analytics_ahead(con, config.reporting)  # the idle workers segment its first chunks meanwhile
         images_step(con, config, summary)  # after every load: fetch what the articles reference
