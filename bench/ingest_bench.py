@@ -22,6 +22,7 @@ command finds on its port (no PREFECT_API_URL), as it would find one on port 420
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -226,8 +227,12 @@ def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str, server_por
     env["NEWSETL_FIND_PREFECT_SERVER"] = "1" if server_port else "0"
     if server_port:
         env["PREFECT_SERVER_API_PORT"] = str(server_port)
+    stamps = work / "timeline.jsonl"  # the command's start-up stamps (newsetl/runtime/timeline.py)
+    stamps.unlink(missing_ok=True)
+    env["NEWSETL_TIMELINE"] = str(stamps)
     command = [sys.executable, "-m", "newsetl.cli", "ingest", str(posts), "--no-images",
                "--warehouse", str(warehouse), "--log-format", "json", *extra]
+    started = time.time()
     run = run_sampled(command, work, env)
     out, err, wall = run.out, run.err, run.wall
     summary, flow = run_summary(err)
@@ -235,8 +240,11 @@ def cli_ingest(work: Path, posts: Path, warehouse: Path, *extra: str, server_por
         summary["flow_seconds"] = flow
     if not summary:
         raise SystemExit(f"newsetl ingest failed (exit {run.returncode}):\n{out}\n{err[-3000:]}")
+    marks = {}
+    for line in stamps.read_text().splitlines() if stamps.exists() else []:
+        marks.update((name, at - started) for name, at in json.loads(line)["stamps"])
     return {"wall": wall, "summary": summary, "flow": summary["flow_seconds"] or wall,
-            "peak_main_mb": run.peak_main_mb, "peak_tree_mb": run.peak_tree_mb}
+            "peak_main_mb": run.peak_main_mb, "peak_tree_mb": run.peak_tree_mb, "flow_started": marks.get("flow started")}
 
 
 def tables_equal(a: Path, b: Path) -> list[str]:
@@ -318,6 +326,9 @@ def defaults_main(args: argparse.Namespace) -> None:
         print(f"whole default flow, wall from the shell: {first['wall']:.1f} s = {rate:.0f} posts/s = "
               f"{rate / loop:.2f}x the plain loop [target >= 1.5x]  (flow {first['flow']:.1f} s)")
         print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        if first["flow_started"] is not None:  # where the wall time outside the flow went
+            print(f"  outside the flow: {first['flow_started']:.1f} s before it started (imports, Prefect API), "
+                  f"{first['wall'] - first['flow_started'] - first['flow']:.1f} s after it ended")
         analytics = stages.get("analytics", 0.0)
         print(f"analytics step: {analytics:.1f} s = {100 * analytics / first['flow']:.1f} % of the first run's flow "
               f"[target <= 15 %]")
