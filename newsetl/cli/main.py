@@ -218,8 +218,8 @@ FLOW_RUN_MODULES = ("prefect.flow_engine", "prefect.task_engine", "fastapi")
 
 
 def _private_api_ready(flow_module: str, program: bool = False) -> None:
-    """Start a private Prefect API unless one is configured or found running, import `flow_module` (and what a flow run will
-    import) meanwhile, wait for it.
+    """Start a private Prefect API unless one is configured or found running, import `flow_module` (and what a
+    flow run will import) meanwhile, wait for it.
 
     The server boots on the other core while this process imports Prefect and the flows, and it dies with
     this process however it ends (newsetl/runtime/prefect_server.py).

@@ -44,7 +44,8 @@ def dedup_settings(config: ReportingConfig) -> DedupSettings:
 
 class AnalyticsAhead:
     """The analytics refresh's first half, done before the steps between the load and analytics: the stale
-    articles counted and their first chunks handed to the workers (`start_analytics`)."""
+    articles counted and their first chunks handed to the workers (`start_analytics`). A plain class: it is the
+    analytics task's parameter, and Prefect looks inside dataclass parameters for futures."""
 
     def __init__(self, documents: StartedRefresh, pool: ProcessPoolExecutor | None, seconds: float,
                  cpu_seconds: float) -> None:

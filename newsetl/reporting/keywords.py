@@ -76,8 +76,8 @@ def _marked(batch: pa.RecordBatch, signing: pa.Array) -> np.ndarray | None:
 class StartedRefresh:
     """The first half of `refresh_documents` (`start_documents`): what it read, and the chunks it handed out.
 
-    A plain class, not a dataclass: it goes to the analytics task as a parameter, and Prefect walks dataclasses'
-    fields looking for futures and states."""
+    A plain class, as `AnalyticsAhead` that carries it into the analytics task: Prefect looks inside dataclass
+    parameters for futures and states, and this holds futures of the worker pool."""
 
     def __init__(self, indexed: int, stale: int = 0, sign: DedupSettings | None = None) -> None:
         self.indexed = indexed                   # search documents removed with their articles

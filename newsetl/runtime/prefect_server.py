@@ -154,8 +154,9 @@ _api: PrivateApi | None = None
 
 
 def start_private_api() -> PrivateApi | None:
-    """Start a private API for this process unless one is configured (or already started); see the module
-    docstring. Sets `PREFECT_API_URL` for Prefect (imported after this), so call it before importing Prefect.
+    """Start a private API for this process unless one is configured, a trusted one runs on this machine
+    (`use_running_server`), or one was started already; see the module docstring. Sets `PREFECT_API_URL` for
+    Prefect (imported after this), so call it before importing Prefect.
     """
     global _api
     if _api is not None:
