@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from newsetl.config import Config, FeedSource, PostUrlsSource
+from newsetl.config import Config
 from newsetl.feeds.collect import RemoteBatch, RemoteSource
 from newsetl.feeds.fetch import HttpPolicy
 from newsetl.flows.log import phase
@@ -27,10 +27,6 @@ from newsetl.warehouse.runs import set_sources
 from newsetl.warehouse.source_files import known_hashes
 from newsetl.warehouse.source_state import SourceState, load_states, save_states
 
-
-
-def remote_sources(config: Config) -> list[RemoteSource]:
-    return [s for s in config.sources if isinstance(s, (FeedSource, PostUrlsSource))]
 
 
 def http_policy(config: Config) -> HttpPolicy:
@@ -58,7 +54,7 @@ def fetch_remote(con: duckdb.DuckDBPyConnection, config: Config, sources: list[R
 def remote_step(con: duckdb.DuckDBPyConnection, config: Config, summary: RunSummary,
                 rules: SiteRules) -> RemoteBatch | None:
     """Fetch, clean and load the feed and post_urls sources with the run's `rules`; fold counts into `summary`."""
-    sources = remote_sources(config)
+    sources = config.remote_sources()
     if not sources:
         return None
     report("fetch: feeds and post URLs", 0, 0)

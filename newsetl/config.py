@@ -343,6 +343,10 @@ class Config(Section):
     def source_names(self) -> list[str]:
         return [s.name for s in self.sources]
 
+    def remote_sources(self) -> list[FeedSource | PostUrlsSource]:
+        """The feed and post_urls sources (fetched over HTTP), in their order."""
+        return [s for s in self.sources if isinstance(s, (FeedSource, PostUrlsSource))]
+
     def source_zones(self, sources: list | None = None) -> dict[str, ZoneInfo]:
         """Each source's time zone (its own `timezone`, else the config's), by source name."""
         return {s.name: check_zone(getattr(s, "timezone", None) or self.timezone)

@@ -39,8 +39,3 @@ class PrefectLike(ThreadingHTTPServer):
     def port(self) -> int:
         return self.server_address[1]
 
-
-def prefect_version() -> str:
-    from importlib.metadata import version
-
-    return version("prefect")

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from newsetl.runtime import local_server
-from prefect_like import PrefectLike, prefect_version
+from newsetl.runtime.local_server import prefect_version
+from prefect_like import PrefectLike
 
 ROOT = Path(__file__).resolve().parent.parent
 LINUX_TABLES = Path("/proc/net/tcp").exists()

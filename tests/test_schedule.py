@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prefect_like import PrefectLike, prefect_version
+from newsetl.runtime.local_server import prefect_version
+from prefect_like import PrefectLike
 from schedule_helpers import PYTHON, ROOT, config_dict, copy_posts, newsetl, rows, write_config
 
 

@@ -337,9 +337,9 @@ def _command(argv: list[str] | None) -> int:
         if args.command in FLOW_MODULES:
             _private_api_ready(FLOW_MODULES[args.command], program=program)
         elif args.command == "serve":  # schedules need a Prefect server: one running here as this user serves
-            from newsetl.runtime.prefect_server import use_running_server
+            from newsetl.runtime.prefect_server import api_in_place
 
-            use_running_server()
+            api_in_place()
         if args.command in FLOW_MODULES or args.command == "serve":  # commands that run flows
             quiet_expected_errors()  # after Prefect set up its logging (the import above, when there is one)
             if is_json():

@@ -155,13 +155,13 @@ _api: PrivateApi | None = None
 
 def start_private_api() -> PrivateApi | None:
     """Start a private API for this process unless one is configured, a trusted one runs on this machine
-    (`use_running_server`), or one was started already; see the module docstring. Sets `PREFECT_API_URL` for
+    (`api_in_place`), or one was started already; see the module docstring. Sets `PREFECT_API_URL` for
     Prefect (imported after this), so call it before importing Prefect.
     """
     global _api
     if _api is not None:
         return _api
-    if configured_api_url() is not None or use_running_server():
+    if api_in_place():
         return None
     _api = PrivateApi()
     _api.start()
@@ -171,11 +171,11 @@ def start_private_api() -> PrivateApi | None:
     return _api
 
 
-def use_running_server() -> bool:
-    """Point Prefect (imported after this) at a Prefect server running on this machine as this user when no
-    API is configured (newsetl/runtime/local_server.py); returns whether it did."""
+def api_in_place() -> bool:
+    """Whether a Prefect API needs no start: one is configured, or one runs on this machine as this user
+    (newsetl/runtime/local_server.py), which Prefect (imported after this) is then pointed at."""
     if configured_api_url() is not None:
-        return False
+        return True
     running = find_running_server()
     if running is None:
         return False
