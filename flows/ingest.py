@@ -34,7 +34,7 @@ from newsetl.tasks.load import load_task
 from newsetl.tasks.posts import discover_task, prepare_task
 from newsetl.flows.record import begin_run, recorded_run, run_state
 from newsetl.posts.roots import sources_for_paths as path_sources
-from newsetl.runs import RunSummary
+from newsetl.runs import RunSummary, skipped_part
 from newsetl.warehouse.articles import LoadCounts
 from newsetl.warehouse.db import checkpoint, limit_memory, release_memory, writer
 from newsetl.warehouse.runs import set_sources
@@ -88,8 +88,8 @@ def ingest(config: Config, paths: list[str] | None = None) -> dict:
         images_step(con, config, summary)  # after every load: fetch what the articles reference
         release_memory(con, config.memory_limit)  # what registering images freed (+220 MB at 100k posts)
         analytics_step(con, config.reporting, summary, ahead)
-    logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected", summary.run_id, summary.status,
-                summary.new, summary.updated, summary.unchanged, summary.rejected)
+    logger.info("run %s %s: %s new, %s updated, %s unchanged, %s rejected%s", summary.run_id, summary.status,
+                summary.new, summary.updated, summary.unchanged, summary.rejected, skipped_part(summary.skipped))
     return run_state(summary.to_dict())  # a partial run ends as Completed named "Partial"
 
 
@@ -146,8 +146,8 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.rejected = total.rejected
     summary.skipped = total.skipped + sum(count_drafts(s, zones[s.name]) for s in hexo_sources)
     summary.add_rejects(rejects)  # a source that could not be walked makes the run partial; bad posts do not
-    phase("load: %d files read, %d new, %d updated, %d unchanged, %d rejected (%.1f s)", summary.discovered,
-          summary.new, summary.updated, summary.unchanged, summary.rejected,
+    phase("load: %d files read, %d new, %d updated, %d unchanged, %d rejected%s (%.1f s)", summary.discovered,
+          summary.new, summary.updated, summary.unchanged, summary.rejected, skipped_part(summary.skipped),
           summary.stage_seconds["read+parse+clean+load"])
 
 

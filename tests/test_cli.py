@@ -58,8 +58,8 @@ def test_query_formats(loaded: Path, capsys):
         "title": "工信部：已评选国家新型工业化产业示范基地445家", "utc": "2022-07-18T06:30:35Z", "editor": "王翔"}
     assert main(["runs", "--format", "csv", "--warehouse", str(loaded)]) == 0
     header, row = capsys.readouterr().out.splitlines()
-    assert header == "run_id,status,started_at,seconds,discovered,new,updated,unchanged,rejected"
-    assert row.split(",")[1] == "completed" and row.endswith(",15,15,0,0,0")
+    assert header == "run_id,status,started_at,seconds,discovered,new,updated,unchanged,rejected,skipped"
+    assert row.split(",")[1] == "completed" and row.endswith(",15,15,0,0,0,0")
 
 
 def test_query_is_read_only(loaded: Path, capsys):

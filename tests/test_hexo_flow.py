@@ -8,10 +8,13 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 from PIL import Image
 
 from newsetl.config import config_from_dict
 from newsetl.flows.ingest import ingest
+from newsetl.runs import RunSummary, counts_line, run_markdown
+from newsetl.warehouse.runs import recent_runs
 
 from helpers import rows, scalar
 
@@ -45,6 +48,15 @@ def test_three_hexo_sites_ingest_rerun_and_config_change(tmp_path) -> None:
     assert (first["discovered"], first["new"], first["rejected"], first["skipped"]) == (25, 24, 0, 2)
     warehouse = tmp_path / "wh.duckdb"
     assert rows(warehouse, "SELECT skipped, rejected FROM ingest_runs") == [(2, 0)]
+    # Everywhere a run's counts are shown, they add up: the CLI's line, the Prefect UI's table, `newsetl runs`,
+    # the run_history view (and the report, which reads it).
+    assert counts_line(first) == "25 discovered, 24 new, 0 updated, 0 unchanged, 0 rejected, 2 skipped (not published)"
+    assert "| 25 | 24 | 0 | 0 | 0 | 2 |" in run_markdown(RunSummary(**{
+        k: v for k, v in first.items() if k in RunSummary.__dataclass_fields__}))
+    assert rows(warehouse, "SELECT discovered, new, rejected, skipped FROM run_history") == [(25, 24, 0, 2)]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns, listed = recent_runs(con, 5)
+    assert dict(zip(columns, listed[0]))["skipped"] == 2
     assert rows(warehouse, "SELECT source, count(*), count(published_at), count(url) FROM articles "
                            "GROUP BY source ORDER BY source") == [
         ("hexojs-site", 5, 5, 5), ("huzhenghui", 7, 7, 7), ("suka-unit-test", 12, 12, 12)]

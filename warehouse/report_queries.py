@@ -147,12 +147,12 @@ def duplicate_stories(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[t
 
 def latest_runs(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple]:
     """(run_id, started UTC, status, duration in seconds (finished - started, as `newsetl runs` shows it),
-    discovered, new, updated, unchanged, rejected), newest first."""
+    discovered, new, updated, unchanged, rejected, skipped), newest first."""
     return con.execute(
         """
         SELECT run_id, strftime(timezone('UTC', started_at), '%Y-%m-%d %H:%M:%S'), status,
                round(duration_seconds, 1), discovered, new,
-               updated, unchanged, rejected
+               updated, unchanged, rejected, skipped
         FROM run_history LIMIT ?
         """,
         [limit],

@@ -71,7 +71,7 @@ def recent_runs(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[list[str], 
     try:
         cursor = con.execute(
             "SELECT run_id, status, started_at, round(epoch(finished_at - started_at), 1) AS seconds, "
-            "discovered, new, updated, unchanged, rejected FROM ingest_runs ORDER BY started_at DESC LIMIT ?",
+            "discovered, new, updated, unchanged, rejected, skipped FROM ingest_runs ORDER BY started_at DESC LIMIT ?",
             [int(limit)])
         return [d[0] for d in cursor.description], cursor.fetchall()
     except duckdb.Error as exc:  # e.g. a negative --limit: one line, like `newsetl query`

@@ -119,7 +119,7 @@ def charts_for(data: ReportData) -> dict[str, Markup | None]:
         "runs": charts.stacked_columns(
             [r[1] for r in runs],
             {name: [r[index] or 0 for r in runs]
-             for name, index in (("new", 5), ("updated", 6), ("unchanged", 7), ("rejected", 8))},
+             for name, index in (("new", 5), ("updated", 6), ("unchanged", 7), ("rejected", 8), ("skipped", 9))},
             chart_id="chart-latest-runs", x_title="run start, UTC", y_title="inputs per run") if runs else None,
     }
 

@@ -1,4 +1,4 @@
--- Ingest runs, newest first, with their duration and the rejects they recorded.
+-- Ingest runs, newest first, with their duration, the rejects they recorded and the posts they skipped.
 CREATE OR REPLACE VIEW run_history AS
 SELECT
     r.run_id,
@@ -13,6 +13,8 @@ SELECT
     r.rejected,
     (SELECT count(*) FROM rejects AS x WHERE x.run_id = r.run_id) AS reject_rows,
     r.sources,
-    r.message
+    r.message,
+    r.skipped  -- posts Hexo would not publish (drafts, `published: false`): discovered = new + updated +
+               -- unchanged + rejected + skipped. Last, so the columns before it keep their places.
 FROM ingest_runs AS r
 ORDER BY r.started_at DESC;
