@@ -46,10 +46,12 @@ DATE_RE = re.compile(r"^date: .*$", re.M)
 IMG_RE = re.compile(r"(https?://[^\"' ]+?\.(?:png|jpg|jpeg|gif))")
 
 
-def generate(out: Path, count: int, seed: int = 7) -> list[Path]:
-    """Write `count` posts built from the real ones: varied titles, dates, image URLs, nested folders."""
+def generate(out: Path, count: int, seed: int = 7, templates_from: list[Path] | None = None) -> list[Path]:
+    """Write `count` posts built from the real ones (the `*.md` under `templates_from`, default TEMPLATES):
+    varied titles, dates, image URLs, nested folders."""
     rng = random.Random(seed)
-    templates = [p.read_text(encoding="utf-8") for p in sorted(TEMPLATES.rglob("*.md"))]
+    templates = [p.read_text(encoding="utf-8") for root in templates_from or [TEMPLATES]
+                 for p in sorted(root.rglob("*.md")) if p.name != "README.md"]
     base = datetime(2020, 1, 1, tzinfo=timezone.utc)
     paths = []
     for i in range(count):
@@ -76,7 +78,10 @@ def bs4_loop(paths: list[Path]) -> float:
     start = time.perf_counter()
     for path in paths:
         text = path.read_text(encoding="utf-8")
-        _, front, body = text.split("---", 2)
+        if text.startswith("---"):
+            _, front, body = text.split("---", 2)
+        else:  # Hexo also reads front matter with no opening `---`
+            front, _, body = text.partition("\n---")
         yaml.load(front, Loader=yaml.CSafeLoader)
         BeautifulSoup(body, "lxml").get_text(" ", strip=True)
     return len(paths) / (time.perf_counter() - start)
@@ -309,7 +314,7 @@ def defaults_main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="newsetl-bench-"))
     try:
         started = time.perf_counter()
-        paths = generate(work / "posts", args.posts)
+        paths = generate(work / "posts", args.posts, templates_from=args.templates)
         print(f"generated {len(paths)} posts in {time.perf_counter() - started:.1f} s under {work}", flush=True)
         sample = paths[:: max(1, len(paths) // args.bs4_sample)]
         before = bs4_loop(sample)
@@ -357,7 +362,7 @@ def defaults_main(args: argparse.Namespace) -> None:
                   f"thread runner wall {threads['wall']:.1f} s")
         if args.scale:
             big = work / f"posts{args.scale}"
-            generate(big, args.scale)
+            generate(big, args.scale, templates_from=args.templates)
             scaled = cli_ingest(work, big, work / "big.duckdb")
             print(f"scale: {args.scale} posts in {scaled['wall']:.1f} s = {scaled['wall'] / first['wall']:.2f}x the "
                   f"{args.posts} wall [target <= 5.5x for 100k vs 20k]; peak RSS "
@@ -383,6 +388,10 @@ def main() -> None:
     parser.add_argument("--noop-rounds", type=int, default=3, help="no-op reruns timed (the median is reported)")
     parser.add_argument("--running-server", action="store_true",
                         help="also a first run and its no-op rerun with `prefect server start` running (found)")
+    parser.add_argument("--templates", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="real posts to build the corpus from (every *.md under them; default "
+                             "tests/fixtures/posts, 15 posts). E.g. tests/fixtures/posts tests/fixtures/generator "
+                             "tests/fixtures/hexo: 70 bodies, HTML and Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the generated posts and warehouses")
     parser.add_argument("--tuned", action="store_true", help="the tuned path in this process (see --help there)")
     parser.add_argument("--compare-runners", action="store_true", help="see the tuned path")
