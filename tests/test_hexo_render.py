@@ -15,6 +15,7 @@ from newsetl.config import config_from_dict
 from newsetl.models import Batch, InputRef
 from newsetl.posts.discover import discover_sources
 from newsetl.posts.hexo_post import category_paths
+from newsetl.errors import ConfigError
 from newsetl.posts.hexo_site import load_site
 from newsetl.posts.hexo_tags import TagContext
 from newsetl.posts.markdown import detect_format, render_fragment
@@ -216,6 +217,21 @@ def test_tags_categories_titles_and_urls(rows) -> None:
     assert rows[("hexojs-site", "2019-12-24-how-we-make-hexo-30-percent-faster.md")][0]["url"] == (
         "https://hexo.io/news/2019/12/24/how-we-make-hexo-30-percent-faster/")
     assert {a["body_format"] for a, _, _ in rows.values()} == {"markdown"}
+
+
+def test_site_config_with_js_yaml_tags_loads(tmp_path) -> None:
+    # Line 124 of billhu0/billhu-hexo-blog's _config.yml (commit 3d8cc443): a minifier option with js-yaml's
+    # `!!js/regexp` tag, which Hexo reads; a safe loader refused it, and with it the site's 67 posts.
+    config = tmp_path / "_config.yml"
+    config.write_text("timezone: Asia/Shanghai\npermalink: posts/:title/\n"
+                      "minify:\n  html:\n    ignoreCustomComments: [ !!js/regexp /^\\s*more/]\n"
+                      "hook: !!js/function 'function () { return 1 }'\nunsafe: !!python/object/apply:os.system [echo]\n",
+                      encoding="utf-8")
+    site = load_site(config)
+    assert (site.timezone, site.permalink) == ("Asia/Shanghai", "posts/:title/")
+    config.write_text("timezone: [unclosed\n", encoding="utf-8")  # still one clear line for broken YAML
+    with pytest.raises(ConfigError, match=r"_config.yml: invalid YAML: "):
+        load_site(config)
 
 
 def test_site_config_file_names_and_permalinks() -> None:

@@ -170,10 +170,30 @@ def find_site_config(path: Path, site_config: Path | None = None) -> Path | None
     return candidate if candidate.is_file() else None
 
 
+class _SiteConfigLoader(yaml.CSafeLoader):
+    """PyYAML's safe loader, reading a tag it does not know as the plain value it tags.
+
+    Hexo reads `_config.yml` with js-yaml, which takes tags such as `!!js/regexp /^\\s*more/` (a real blog's
+    minifier option); a safe loader refused them, and with them the whole site. newsetl reads none of those
+    keys: the tagged value stays plain data (a string, list or mapping), nothing is constructed from a tag.
+    """
+
+
+def _untagged(loader: yaml.CSafeLoader, suffix: str, node: yaml.Node) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+_SiteConfigLoader.add_multi_constructor("", _untagged)  # only tags without a constructor of their own
+
+
 def load_site(config_path: Path) -> HexoSite:
     """Read a Hexo `_config.yml`; ConfigError (one line) when it is missing or not a YAML mapping."""
     try:
-        data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_SiteConfigLoader)
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read Hexo site config: {exc.strerror}") from None
     except yaml.YAMLError as exc:
