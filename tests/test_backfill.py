@@ -8,6 +8,7 @@ from pathlib import Path
 
 from schedule_helpers import copy_posts, make, rows, write_config, config_dict
 
+from newsetl.rules import load_rules
 from newsetl.flows.backfill import Selection, backfill
 from newsetl.flows.ingest import ingest
 from newsetl.cli import main
@@ -77,7 +78,7 @@ def test_reprocess_rules_changed_picks_only_old_versions(tmp_path: Path, capsys)
     out = capsys.readouterr().out
 
     assert code == 0 and "3 selected, 3 reloaded" in out
-    assert rows(warehouse, "SELECT count(*) FROM articles WHERE rules_version = '1'")[0][0] == 15
+    assert rows(warehouse, "SELECT count(*) FROM articles WHERE rules_version = ?", [load_rules().version])[0][0] == 15
     run_id = rows(warehouse, "SELECT run_id FROM ingest_runs ORDER BY started_at DESC LIMIT 1")[0][0]
     assert sorted(r[0] for r in rows(warehouse, "SELECT article_id FROM articles WHERE run_id = ?", [run_id])) == old
 

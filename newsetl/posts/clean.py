@@ -39,6 +39,11 @@ EMBED_TAG = "newsetl-embed"  # an iframe of a Markdown post, kept as an `embed` 
 CODE_LANG_RE = re.compile(r"(?:^|\s)(?:language-|lang-)(\S+)")
 
 
+# A note ends without a sentence: "来源：新京报 记者 张三" is one, "来源：X（…很过关！），将处理写成一个类。" is a
+# paragraph that cites X (a real blog's), whose text must stay.
+_SENTENCE_END = re.compile(r"[。！？!?]")
+
+
 def normalize_text(text: str) -> str:
     """Collapse all whitespace (incl. full-width U+3000 indentation and NBSP); punctuation untouched."""
     return " ".join(text.split())
@@ -113,7 +118,7 @@ class _Cleaner:
                 return True
         for pattern in literals.candidates(self.rules.origin_patterns, text):
             match = pattern.search(text)
-            if match:
+            if match and not _SENTENCE_END.search(text, match.end()):
                 self.origin = self.origin or match.group("name")
                 return True
         return False
@@ -197,12 +202,14 @@ class _Cleaner:
             return "caption"
         if owner.tag in HEADINGS:
             return "heading"
+        in_item = owner.tag == "li"
         for ancestor in owner.iterancestors():
             if ancestor.tag == "blockquote":
                 return "quote"
             if ancestor.tag == "figcaption" or ancestor in self._captions:
                 return "caption"
-        if owner.tag == "li":
+            in_item = in_item or ancestor.tag == "li"  # `<li><p>…</p></li>`: Markdown's loose lists, many sites
+        if in_item:
             return "list"
         if owner.tag == "blockquote":
             return "quote"

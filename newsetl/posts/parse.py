@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time as clock
 from datetime import date, datetime, time, timezone
@@ -108,7 +109,9 @@ def parse_post_text(text: str, ref: InputRef, zone: ZoneInfo | PostOptions,
     body = text[match.end():].strip()
     if not body:
         raise RejectError("parse", "empty body")
-    title = _text_field(meta, "title") or PurePosixPath(ref.locator).stem
+    # Character references decoded: generators copy a feed's escaped title into front matter (巴哈姆特's
+    # `_ETC_&nbsp;SQUARE ENIX ...`, and its file name too), which a reader sees decoded on the page.
+    title = html.unescape(_text_field(meta, "title") or PurePosixPath(ref.locator).stem)
     post = ParsedPost(
         source=ref.source,
         source_type=ref.source_type,
