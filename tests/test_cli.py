@@ -94,3 +94,15 @@ def test_usage_errors(tmp_path: Path, capsys, monkeypatch):
     assert main(["query", "SELECT 1", "--warehouse", str(tmp_path / "none.duckdb")]) == 1
     assert "no warehouse at" in capsys.readouterr().err
     assert main(["query"]) == 2  # argparse's usage errors are exit code 2 too (returned, not raised)
+
+
+def test_a_reader_that_stops_early_ends_the_query_quietly(loaded: Path):
+    # `newsetl query ... | head`: the pipe closes while rows are still being written (a real process and pipe)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    proc = subprocess.Popen([NEWSETL, "query", "SELECT range AS n, repeat('x', 100) AS pad FROM range(300000)",
+                             "--format", "csv", "--warehouse", str(loaded)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(64).startswith(b"n,pad\n0,")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err  # no traceback, no message

@@ -356,6 +356,9 @@ def _command(argv: list[str] | None) -> int:
         return error(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return error("interrupted", 130)
+    except BrokenPipeError:  # the reader went away (`newsetl query ... | head`): nothing to say, as `git log | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return 141  # 128 + SIGPIPE, what a shell reports for a program its pipe stopped
 
 
 if __name__ == "__main__":
