@@ -57,6 +57,10 @@ def test_byline_inside_a_paragraph_moves_out_and_the_rest_stays() -> None:
     ("<p>图片来源：视觉中国</p><p>正文。</p>", {"photo_credit": "视觉中国"}, ["正文。"]),
     ("<p>接受证券时报记者采访的专家认为，回落是大概率事件。</p>", {"byline": None}, ["接受证券时报记者采访的专家认为，回落是大概率事件。"]),
     ("<p>（来源：人民日报）</p><p>正文。</p>", {"origin": "人民日报"}, ["正文。"]),
+    # ZAKER's reposts (source/_posts/新媒体/ZAKER/ in the archive): a WeChat account's "原创" line, `|` separators,
+    # and "来源 / pexels" under each picture
+    ("<p>深燃（shenrancaijing）原创</p><p>作者 | 邹帅</p><p>编辑 | 唐亚华</p><p><img src='https://i.example/1.jpg'></p>"
+     "<p>来源 / pexels</p><p>正文。</p>", {"origin": "深燃", "byline": "邹帅", "editor": "唐亚华"}, ["正文。"]),
     # a sentence that cites where code came from is text, not an origin note (lixingcong/my-hexo-blog2's
     # python_re_usage.md; it was dropped whole, and its origin cut mid-bracket)
     ('<p>来源：<a href="https://x.example/">抓取淘宝MM爬虫</a>（这个作者的博客好好看，技术很过关！），将处理写成一个类。调用即可</p>',
@@ -237,3 +241,15 @@ def test_character_references_in_a_front_matter_title_are_decoded() -> None:
     post = parse_post_text(text, InputRef("s", "hexo_dir", "AT&amp;T &lt;3.md", "t.md", "-", len(text)),
                            ZoneInfo("Asia/Taipei"))
     assert clean_post(post, RULES).title == "AT&T <3"
+
+
+def test_invalid_date_from_the_generator_is_no_date_not_a_reject() -> None:
+    # source/_posts/社交媒体/简书/首页/ in the archive: `date: Invalid Date` (JavaScript's text for a date that is
+    # not one) on a real article; Hexo reads it as no date. It was a reject, and the article was lost.
+    text = ("---\ntitle: '使用Jenkins持续集成的一些经验总结'\ncategories: \n - 社交媒体\n - 简书\n - 首页\nauthor: 简书\n"
+            "comments: false\ndate: Invalid Date\n---\n\n<div>   \n<blockquote>\n<p>Jenkins version: 2.263.4 LTS<br>\n"
+            "持续更新中...</p>\n</blockquote>\n<hr>\n<h2>Performance插件兼容性问题</h2>\n</div>\n")
+    a = clean_post(parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)),
+                                   ZoneInfo("Asia/Shanghai")), RULES)
+    assert (a.title, a.published_at) == ("使用Jenkins持续集成的一些经验总结", None)
+    assert texts(a, "heading") == ["Performance插件兼容性问题"]

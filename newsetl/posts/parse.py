@@ -31,8 +31,13 @@ def unescape_braces(text: str) -> str:
     return _BRACE_ENTITIES.sub(lambda m: _BRACES[m.group(1)], text)
 
 
+# JavaScript's text for a date that is not one (`String(new Date(NaN))`): RSS-to-blog generators write it when
+# the item had no date. Hexo reads an invalid date as none and dates the post from its file; so does newsetl.
+NO_DATE = "invalid date"
+
+
 def parse_date(value: object, zone: ZoneInfo) -> datetime | None:
-    """A front-matter date as an aware UTC datetime; naive values are read in `zone`."""
+    """A front-matter date as an aware UTC datetime (None when there is none); naive values are read in `zone`."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -41,6 +46,8 @@ def parse_date(value: object, zone: ZoneInfo) -> datetime | None:
         moment = datetime.combine(value, time())
     elif isinstance(value, str):
         text = value.strip()
+        if text.lower() == NO_DATE:
+            return None
         try:
             moment = parsedate_to_datetime(text)  # RFC 2822: "Mon, 18 Jul 2022 06:30:35 GMT"
         except (TypeError, ValueError, IndexError):
