@@ -4,6 +4,8 @@ dates from file names, local image paths, and its body rendered from Markdown wh
 from __future__ import annotations
 
 import os
+import posixpath
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -33,12 +35,23 @@ class SkippedPost(RejectError):
 
 @dataclass(frozen=True, slots=True)
 class LocalImages:
-    """Turns a post's relative image paths into keys of files on disk: `local:<source>/<path under root>`."""
+    """Turns a post's image references into keys of files on disk: `local:<source>/<path under root>`.
+
+    A relative reference `x/a.png` is looked for where Hexo and a browser find it; the first that exists wins:
+    (a) in the post's asset folder (`post_asset_folder`, as hexo-renderer-marked's `postAsset` maps it),
+    (b) in the folder of the post's file (what Markdown editors such as Typora show), (c) at the URL the
+    browser loads, the reference resolved against the post's page (`/article/p.html` + `../images/a.png` is
+    `/images/a.png`), mapped back to the file Hexo publishes there (`published`). When none exists the key
+    is (a), which the images step records as missing. A root-relative `/a.png` is `published` without a
+    look at the disk. Nothing outside root is ever keyed (such a reference gives None)."""
 
     source: str
     root: str               # absolute: keys are relative to it, nothing outside it is ever read
-    base: str               # absolute: where `x.png` starts (the post's asset folder, else its folder)
+    base: str               # absolute: (a), the post's asset folder, else its folder
     site_source: str        # absolute: where `/x.png` starts (the site's source/, else root)
+    post_dir: str = ""      # absolute: (b), the folder of the post's file ("": only base)
+    page: str | None = None  # the post's public path, `root` included, not %-encoded: `/2020/05/14/p/`
+    url_root: str = "/"     # the site's `root`
 
     def key(self, ref: str) -> str | None:
         """The local key of a relative reference; None for URLs (left as they are) and paths outside root."""
@@ -46,8 +59,37 @@ class LocalImages:
         if not ref or ref.startswith(("//", "#")) or urlsplit(ref).scheme:
             return None
         path = unquote(ref.split("?", 1)[0].split("#", 1)[0])
-        start = self.site_source if path.startswith("/") else self.base
-        return self.key_for(os.path.join(start, path.lstrip("/")))
+        if path.startswith("/"):
+            return self.key_for(self.published(path) or os.path.join(self.site_source, path.lstrip("/")))
+        found = os.path.join(self.base, path)
+        candidates = [found, os.path.join(self.post_dir or self.base, path)]
+        if self.page is not None:
+            candidates.append(self.published(posixpath.normpath(posixpath.join(self._page_dir(), path))) or "")
+        for candidate in dict.fromkeys(c for c in candidates if c):
+            key = self.key_for(candidate)
+            if key is not None and os.path.exists(os.path.normpath(candidate)):
+                return key
+        return self.key_for(found)
+
+    def published(self, url_path: str) -> str | None:
+        """The file Hexo publishes at a URL path of the site: under the post's asset URL (its page without
+        `.html`, Hexo's PostAsset.path) a file of its asset folder, else `source/` + the path after root."""
+        assets = self.asset_folder_url()
+        if assets is not None and url_path.startswith(assets):
+            return os.path.join(self.base, url_path[len(assets):])
+        if url_path.startswith(self.url_root):
+            return os.path.join(self.site_source, url_path[len(self.url_root):])
+        return None
+
+    def asset_folder_url(self) -> str | None:
+        """Where the post's asset folder is published (`/article/p.html` -> `/article/p/`); None without one."""
+        if self.page is None or self.post_dir == self.base or not self.post_dir:
+            return None
+        return re.sub(r"\.html?$", "", self.page).rstrip("/") + "/"
+
+    def _page_dir(self) -> str:
+        assert self.page is not None
+        return self.page if self.page.endswith("/") else posixpath.dirname(self.page) + "/"
 
     def key_for(self, path: str) -> str | None:
         """The local key of an absolute path; None when it leaves root."""
@@ -126,8 +168,9 @@ def fallback_date(ref_path: str, locator: str, opts: PostOptions) -> tuple[datet
     return datetime.fromtimestamp(mtime, timezone.utc), "file_mtime"
 
 
-def local_images(source: str, locator: str, opts: PostOptions) -> LocalImages | None:
-    """Where a post's relative image paths point on disk (None when the post is not a local file)."""
+def local_images(source: str, locator: str, opts: PostOptions, post_path: str | None = None) -> LocalImages | None:
+    """Where a post's image references point on disk (None when the post is not a local file);
+    `post_path`: its path under the site URL (Hexo's `post.path`), for references resolved as a browser does."""
     if opts.root is None:
         return None
     root = opts.local_root or opts.root
@@ -138,7 +181,9 @@ def local_images(source: str, locator: str, opts: PostOptions) -> LocalImages | 
     else:
         base = post.parent
     site_source = site.source_root if site is not None else root
-    return LocalImages(source, str(root), str(base), str(site_source))
+    page = f"{site.url_root}{post_path}" if site is not None and post_path is not None else None
+    return LocalImages(source, str(root), str(base), str(site_source), str(post.parent), page,
+                       site.url_root if site is not None else "/")
 
 
 def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post_path: str | None,
@@ -160,7 +205,11 @@ def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post
         return path if path is not None and path.is_file() else None
 
     def asset_url(name: str) -> str:
-        return f"/{post_path}{name}" if post_path is not None else name
+        """asset_path/asset_link: `root` + Hexo's PostAsset.path (the post's path without `.html`, joined
+        with the name), %-encoded as Hexo's encodeURL; a post without a path: the name."""
+        if post_path is None or opts.site is None:
+            return name
+        return opts.site.site_href(posixpath.join(re.sub(r"\.html?$", "", post_path), unquote(name)))
 
     ctx = TagContext(asset_ref=asset_ref, asset_url=asset_url, code_file=code_file, markdown=lambda text: "",
                      data=data or {})
@@ -233,8 +282,8 @@ def complete(post: ParsedPost, meta: dict, ref: InputRef, opts: PostOptions,
     post.category_paths = category_paths(meta.get("categories"))
     path = None
     if ref.source_type == "hexo_dir":
-        post.local = local_images(ref.source, ref.locator, opts)
         path = post_path(ref.locator, post.published_at, meta, post.category_paths, post.lang, opts)
+        post.local = local_images(ref.source, ref.locator, opts, path)
         if opts.site is not None:
             post.url = post.url or opts.site.public_url(path)
             post.site_href = None if opts.site.url else opts.site.site_href(path)

@@ -2,8 +2,12 @@
 
 Hexo takes the tags out before Markdown rendering and puts their output back afterwards; so does this
 module: `expand_tags` swaps every tag for a placeholder token, `restore_tags` puts the HTML in after the
-Markdown renderer ran. Tags inside fenced code and inline code stay literal text. The built-in tags are
-rendered as Hexo renders them (see hexo/lib/plugins/tag/); an unknown tag becomes a warning, never text.
+Markdown renderer ran. Which tags stay literal text is decided as Hexo decides it: fenced code blocks are
+escaped before Markdown (hexo/lib/plugins/filter/before_post_render/backtick_code_block), and every
+`<code>` element of the rendered HTML afterwards (hexo/lib/extend/tag.ts `rCodeTag`): so inline code is
+what the Markdown renderer made inline code, and a stray backtick is plain text. A tag is rendered only
+when its token lands outside code. The built-in tags are rendered as Hexo renders them (see
+hexo/lib/plugins/tag/); an unknown tag becomes a warning, never text.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -29,8 +34,10 @@ CITE = re.compile(r"(\S.*)\s+(https?://\S+)", re.I)
 AUTHOR_TITLE = re.compile(r"(.+?)\s*,\s*(.+)")
 CODE_OPTIONS = frozenset("lang line_number line_threshold first_line mark wrap highlight from to".split())
 TOKEN = "\ue000{}\ue001"
-TOKEN_RE = re.compile("\ue000(\\d+)\ue001")
+# A token, also as the Markdown renderer %-encodes it in a link or image URL (`[x]({% post_path a %})`).
+TOKEN_RE = re.compile("(?:\ue000|%EE%80%80)(\\d+)(?:\ue001|%EE%80%81)")
 BLOCK_TOKEN_RE = re.compile("<p>\ue000(\\d+)\ue001</p>")
+CODE_ELEMENT = re.compile(r"<code[^<>]*>[\s\S]+?</code>")  # Hexo's rCodeTag: its tags stay text
 # Tags that take a body up to `{% endname %}`.
 BLOCK_TAGS = frozenset("blockquote quote codeblock code pullquote raw".split())
 EMBEDS = {"youtube": "https://www.youtube.com/embed/{}", "vimeo": "https://player.vimeo.com/video/{}"}
@@ -47,7 +54,7 @@ class TagContext:
     find_post: Callable[[str], LinkTarget | None] = lambda slug: None  # post_link slug -> the post it names
     data: dict = field(default_factory=dict)      # what `{{ name }}` may name: the post's front matter
     warnings: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
+    pending: list[tuple[str, Callable[[], str]]] = field(default_factory=list)  # per token: its text, renderer
     post_links: list[str] = field(default_factory=list)  # slugs named by post_link / post_path, in order
 
 
@@ -57,7 +64,8 @@ def split_args(text: str) -> list[str]:
 
 
 def protected_spans(text: str) -> list[tuple[int, int]]:
-    """Character ranges of fenced code blocks and inline code spans, where tags are plain text."""
+    """Character ranges of fenced code blocks, where tags are plain text (inline code is left to the
+    Markdown renderer: `restore_tags` keeps the tags it put in `<code>` as text)."""
     spans: list[tuple[int, int]] = []
     position = 0
     fence: tuple[str, int] | None = None
@@ -77,11 +85,7 @@ def protected_spans(text: str) -> list[tuple[int, int]]:
         position += len(line)
     if fence is not None:
         spans.append((start, len(text)))
-    inline: list[tuple[int, int]] = []
-    for match in re.finditer(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", text, re.S):
-        if not _inside(match.start(), spans) and "\n\n" not in match.group(2):
-            inline.append((match.start(), match.end()))
-    return sorted(spans + inline)
+    return spans
 
 
 def _inside(index: int, spans: list[tuple[int, int]]) -> bool:
@@ -89,7 +93,8 @@ def _inside(index: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def expand_tags(text: str, ctx: TagContext) -> str:
-    """Replace every tag (and block tag with its body) outside code by a placeholder token."""
+    """Replace every tag (and block tag with its body) outside fenced code by a placeholder token; it is
+    rendered (with its warnings) only if `restore_tags` finds its token outside code."""
     spans = protected_spans(text)
     out: list[str] = []
     position = 0
@@ -100,28 +105,35 @@ def expand_tags(text: str, ctx: TagContext) -> str:
             return "".join(out)
         name, args = match.group(1), match.group(2)
         end = match.end()
-        body = None
-        if name.startswith("end"):
-            out.append(_variables(text, position, match.start(), spans, ctx))  # a stray end tag: dropped, noted
-            ctx.warnings.append(f"tag '{name}' without its opening tag")
-            position = end
-            continue
-        closing = _closing(text, name, end, spans)
-        if name in BLOCK_TAGS or closing is not None:
-            if closing is None:
-                ctx.warnings.append(f"tag '{name}' is not closed with {{% end{name} %}}")
-                body = ""
-            else:
-                body, end = text[end:closing.start()], closing.end()
         out.append(_variables(text, position, match.start(), spans, ctx))
-        ctx.outputs.append(render_tag(name, split_args(args), body, ctx))
-        out.append(TOKEN.format(len(ctx.outputs) - 1))
+        if name.startswith("end"):  # a stray end tag: dropped, noted
+            render = _noted(f"tag '{name}' without its opening tag", lambda: "", ctx)
+        else:
+            closing = _closing(text, name, end, spans)
+            body = None if closing is None else text[end:closing.start()]
+            end = end if closing is None else closing.end()
+            render = partial(render_tag, name, split_args(args), body, ctx)
+            if closing is None and name in BLOCK_TAGS:
+                render = _noted(f"tag '{name}' is not closed with {{% end{name} %}}", render, ctx)
+        out.append(_token(text[match.start():end], render, ctx))
         position = end
 
 
+def _token(source: str, render: Callable[[], str], ctx: TagContext) -> str:
+    ctx.pending.append((source, render))
+    return TOKEN.format(len(ctx.pending) - 1)
+
+
+def _noted(warning: str, render: Callable[[], str], ctx: TagContext) -> Callable[[], str]:
+    def noted() -> str:
+        ctx.warnings.append(warning)
+        return render()
+    return noted
+
+
 def _variables(text: str, start: int, end: int, spans: list[tuple[int, int]], ctx: TagContext) -> str:
-    """`text[start:end]` with each Nunjucks variable outside code swapped for a token of its value, and each
-    `{# comment #}` removed, as Hexo renders a post's Nunjucks after its Markdown."""
+    """`text[start:end]` with each Nunjucks variable outside fenced code swapped for a token of its value,
+    and each `{# comment #}` removed, as Hexo's PostRenderEscape does before the Markdown renderer."""
     out: list[str] = []
     position = start
     for match in VARIABLE_RE.finditer(text, start, end):
@@ -129,8 +141,7 @@ def _variables(text: str, start: int, end: int, spans: list[tuple[int, int]], ct
             continue
         out.append(text[position:match.start()])
         if match.group(1) is not None:
-            ctx.outputs.append(render_variable(match.group(1), ctx))
-            out.append(TOKEN.format(len(ctx.outputs) - 1))
+            out.append(_token(match.group(0), partial(render_variable, match.group(1), ctx), ctx))
         position = match.end()
     out.append(text[position:end])
     return "".join(out)
@@ -178,9 +189,19 @@ def _closing(text: str, name: str, position: int, spans: list[tuple[int, int]]) 
 
 
 def restore_tags(rendered: str, ctx: TagContext) -> str:
-    """Put each tag's HTML where its token ended up (a token alone in a paragraph replaces the paragraph)."""
-    rendered = BLOCK_TOKEN_RE.sub(lambda m: ctx.outputs[int(m.group(1))], rendered)
-    return TOKEN_RE.sub(lambda m: ctx.outputs[int(m.group(1))], rendered)
+    """Put each tag's HTML where its token ended up (a token alone in a paragraph replaces the paragraph);
+    a token inside a `<code>` element gets the tag's own text back, as Hexo leaves tags in code. The tags
+    are rendered in the order they appear in the text."""
+    rendered = CODE_ELEMENT.sub(lambda m: TOKEN_RE.sub(lambda t: _code_text(ctx.pending[int(t.group(1))][0]),
+                                                       m.group(0)), rendered)
+    outputs = {i: ctx.pending[i][1]() for i in sorted({int(m.group(1)) for m in TOKEN_RE.finditer(rendered)})}
+    rendered = BLOCK_TOKEN_RE.sub(lambda m: outputs[int(m.group(1))], rendered)
+    return TOKEN_RE.sub(lambda m: outputs[int(m.group(1))], rendered)
+
+
+def _code_text(source: str) -> str:
+    """A tag's text as the Markdown renderer escapes code (markdown-it escapeHtml: & < > ")."""
+    return html.escape(source, quote=False).replace('"', "&quot;")
 
 
 # -- the tags ---------------------------------------------------------------------------------------------
