@@ -317,3 +317,12 @@ def test_nunjucks_variables_render_as_hexo_renders_a_post() -> None:
         "<h1>Vars &amp; &lt;things&gt;</h1>\n<p>Tags a,b; part 2 of Intro; [][] done <code>{{ title }}</code></p>\n"
         "\n<pre><code>{{ title }}\n</code></pre>\n")  # the paragraph of the expression: gone
     assert post.warnings == ["template expression {{ title | upper }} not rendered"]
+
+
+def test_cover_keys_of_popular_themes() -> None:
+    from newsetl.posts.hexo_post import covers_of
+
+    # titangene/hexo-blog's posts: `cover_image: /images/cover/gke.jpg`; Fluid: index_img/banner_img; Butterfly: top_img
+    assert covers_of({"cover_image": "/images/cover/gke.jpg"}) == ["/images/cover/gke.jpg"]
+    assert covers_of({"index_img": "/img/a.jpg", "banner_img": "/img/b.jpg", "top_img": "/img/a.jpg",
+                      "photos": ["/img/c.jpg"], "cover": ""}) == ["/img/c.jpg", "/img/a.jpg", "/img/b.jpg"]

@@ -20,7 +20,9 @@ from newsetl.posts.options import PostOptions
 from newsetl.posts.hexo_tags import TagContext
 from newsetl.posts.markdown import MORE_RE, detect_format, html_text, render_fragment, render_markdown
 
-COVER_KEYS = ("cover", "banner", "featured_image", "photos")
+# Cover keys of popular themes: landscape/icarus (`cover`, `banner`, `photos`), Fluid (`index_img`, `banner_img`),
+# Butterfly (`top_img`), and `featured_image`, `cover_image` (a real blog's, titangene/hexo-blog).
+COVER_KEYS = ("cover", "banner", "featured_image", "photos", "cover_image", "index_img", "banner_img", "top_img")
 DRAFT_DIR = "_drafts"
 HEXO_DATE_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
                      "%Y.%m.%d %H:%M:%S", "%Y.%m.%d")
@@ -134,7 +136,7 @@ def _category_name(value: object) -> str:
 
 
 def covers_of(meta: dict) -> list[str]:
-    """Cover images of popular themes: `cover`, `banner`, `featured_image`, `photos` (a list or one)."""
+    """Cover images of popular themes (`COVER_KEYS`, each a list or one), in that order, each once."""
     found: list[str] = []
     for key in COVER_KEYS:
         value = meta.get(key)
