@@ -50,7 +50,7 @@ def test_render_escapes_every_field():
         images=[(s("host"), 3, 1, 1, 1, 0)],
         keywords=[(s("keyword"), 4)],
         stories=[(s("story"), 2, s("story-sources"), s("first"), 0.9)],
-        runs=[(s("run-id"), s("run-start"), s("status"), 1.5, 1, 1, 0, 0, 0)],
+        runs=[(s("run-id"), s("run-start"), s("status"), 1.5, 1, 1, 0, 0, 0, 0)],
         reject_reasons=[(s("stage"), s("reason"), 2, 1, s("last"))],
         latest_rejects=[(s("seen"), s("reject-source"), s("locator"), "parse", s("error"))],
         latest_articles=[(s("published"), s("article-source"), s("title"), s("categories"), s("editor"))],
