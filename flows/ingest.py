@@ -134,7 +134,9 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     relinked, again = dependents_step(con, deferred, changed, config.encodings, rules, limits, summary.run_id,
                                       rejects, config.batch_size)  # unchanged posts showing a changed title
     total.add(again)
-    summary.discovered = changed.discovered + len(listing.rejects)  # = new + updated + unchanged + rejected
+    drafts = sum(count_drafts(s, zones[s.name]) for s in hexo_sources)  # never listed: skipped, but counted
+    # = new + updated + unchanged + rejected + skipped
+    summary.discovered = changed.discovered + len(listing.rejects) + drafts
     summary.unchanged = changed.unchanged - relinked  # those rendered again count as what they became
     summary.stage_seconds["read+parse+clean+load"] = time.perf_counter() - stage_start
     stage_start = time.perf_counter()
@@ -144,7 +146,7 @@ def _run(con, config: Config, hexo_sources: list[HexoDirSource], summary: RunSum
     summary.new, summary.updated = total.new, total.updated
     summary.unchanged += total.unchanged
     summary.rejected = total.rejected
-    summary.skipped = total.skipped + sum(count_drafts(s, zones[s.name]) for s in hexo_sources)
+    summary.skipped = total.skipped + drafts
     summary.add_rejects(rejects)  # a source that could not be walked makes the run partial; bad posts do not
     phase("load: %d files read, %d new, %d updated, %d unchanged, %d rejected%s (%.1f s)", summary.discovered,
           summary.new, summary.updated, summary.unchanged, summary.rejected, skipped_part(summary.skipped),

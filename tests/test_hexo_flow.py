@@ -43,17 +43,17 @@ def test_three_hexo_sites_ingest_rerun_and_config_change(tmp_path) -> None:
     sites = copy_sites(tmp_path)
     config = site_config(tmp_path, sites)
     first = ingest(config)
-    # 25 posts under the three _posts/ folders; long-title.md is `published: false`, and hexojs-site has one
-    # draft in source/_drafts/: both skipped and counted, neither rejected.
-    assert (first["discovered"], first["new"], first["rejected"], first["skipped"]) == (25, 24, 0, 2)
+    # 25 posts under the three _posts/ folders and one draft in hexojs-site's source/_drafts/; long-title.md is
+    # `published: false`: it and the draft are skipped and counted (discovered), neither rejected.
+    assert (first["discovered"], first["new"], first["rejected"], first["skipped"]) == (26, 24, 0, 2)
     warehouse = tmp_path / "wh.duckdb"
     assert rows(warehouse, "SELECT skipped, rejected FROM ingest_runs") == [(2, 0)]
     # Everywhere a run's counts are shown, they add up: the CLI's line, the Prefect UI's table, `newsetl runs`,
     # the run_history view (and the report, which reads it).
-    assert counts_line(first) == "25 discovered, 24 new, 0 updated, 0 unchanged, 0 rejected, 2 skipped (not published)"
-    assert "| 25 | 24 | 0 | 0 | 0 | 2 |" in run_markdown(RunSummary(**{
+    assert counts_line(first) == "26 discovered, 24 new, 0 updated, 0 unchanged, 0 rejected, 2 skipped (not published)"
+    assert "| 26 | 24 | 0 | 0 | 0 | 2 |" in run_markdown(RunSummary(**{
         k: v for k, v in first.items() if k in RunSummary.__dataclass_fields__}))
-    assert rows(warehouse, "SELECT discovered, new, rejected, skipped FROM run_history") == [(25, 24, 0, 2)]
+    assert rows(warehouse, "SELECT discovered, new, rejected, skipped FROM run_history") == [(26, 24, 0, 2)]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         columns, listed = recent_runs(con, 5)
     assert dict(zip(columns, listed[0]))["skipped"] == 2
@@ -75,6 +75,8 @@ def test_three_hexo_sites_ingest_rerun_and_config_change(tmp_path) -> None:
 
     again = ingest(config)  # nothing changed: every loaded file skipped before parsing (the unpublished one
     assert (again["unchanged"], again["new"], again["updated"], again["skipped"]) == (24, 0, 0, 2)  # is re-read)
+    for run in (first, again):  # the draft in _drafts/ is discovered too: the counts add up
+        assert run["discovered"] == run["new"] + run["updated"] + run["unchanged"] + run["rejected"] + run["skipped"]
 
     # The site's permalink changes: every post of that site is read again, and its URL follows.
     conf = sites / "suka-unit-test" / "_config.yml"

@@ -326,3 +326,19 @@ def test_cover_keys_of_popular_themes() -> None:
     assert covers_of({"cover_image": "/images/cover/gke.jpg"}) == ["/images/cover/gke.jpg"]
     assert covers_of({"index_img": "/img/a.jpg", "banner_img": "/img/b.jpg", "top_img": "/img/a.jpg",
                       "photos": ["/img/c.jpg"], "cover": ""}) == ["/img/c.jpg", "/img/a.jpg", "/img/b.jpg"]
+
+
+def test_permalink_variables_from_front_matter(tmp_path) -> None:
+    # jerryc127/butterfly.js.org: `permalink: posts/:abbrlink/` and `abbrlink: 2df239ce` in each post (the
+    # hexo-abbrlink plugin); Hexo's post_permalink filter takes any front-matter key. Every URL was NULL.
+    config = tmp_path / "_config.yml"
+    config.write_text("url: https://butterfly.js.org\npermalink: posts/:abbrlink/\n"
+                      "permalink_defaults:\n  lang: en\n  abbrlink: none\n", encoding="utf-8")
+    site = load_site(config)
+    path = site.post_path("標籤外掛-Tag-Plugins.md", None, category=[], lang=None, front_permalink=None,
+                          front={"title": "標籤外掛（Tag Plugins）", "abbrlink": "2df239ce", "tags": ["a"]})
+    assert site.public_url(path) == "https://butterfly.js.org/posts/2df239ce/"
+    assert site.post_path("x.md", None, category=[], lang=None, front_permalink=None, front={"abbrlink": 7}) \
+        == "posts/7/"
+    # the post lacks it: permalink_defaults gives it, as in Hexo
+    assert site.post_path("x.md", None, category=[], lang=None, front_permalink=None, front={}) == "posts/none/"

@@ -252,7 +252,7 @@ def post_path(locator: str, published: datetime | None, meta: dict, paths: list[
     local = published.astimezone(opts.zone) if published is not None else None
     front = meta.get("permalink")
     return opts.site.post_path(locator, local, category=paths[-1] if paths else [], lang=lang,
-                               front_permalink=str(front).strip() if front else None)
+                               front_permalink=str(front).strip() if front else None, front=meta)
 
 
 def is_draft(locator: str) -> bool:

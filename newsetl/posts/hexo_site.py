@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from newsetl.errors import ConfigError
+from newsetl.posts.limits import soft_tabs
 
 CONFIG_NAME = "_config.yml"
 # Hexo's file-name variables (hexo/lib/plugins/processor/post.js); any other `:name` matches one path segment.
@@ -93,15 +94,19 @@ class HexoSite:
 
     # -- URLs -------------------------------------------------------------------------------------------
     def post_path(self, relative: str, local: datetime | None, *, category: list[str], lang: str | None,
-                  front_permalink: str | None) -> str | None:
-        """The post's path under the site URL (Hexo's `post.path`), or None when the permalink needs a date.
-        `category`: the post's last category with its parents (`:category` is their slugs joined by '/')."""
+                  front_permalink: str | None, front: dict | None = None) -> str | None:
+        """The post's path under the site URL (Hexo's `post.path`), or None when the permalink needs a value
+        the post lacks. `category`: the post's last category with its parents (`:category` is their slugs
+        joined by '/'). As Hexo's post_permalink filter, a variable no post field names is taken from the
+        post's front matter (`front`: `:abbrlink`, hexo-abbrlink's), else from `permalink_defaults`."""
         if front_permalink:
             return front_permalink.lstrip("/")
         slug = self.slug(relative)
-        values = {"title": slug, "name": PurePosixPath(slug).name, "post_title": slug,
-                  "category": "/".join(slugize(c) for c in category) or "uncategorized"}
-        values.update({k: str(v) for k, v in (self.permalink_defaults or {}).items() if v is not None})
+        values = {k: str(v) for k, v in (self.permalink_defaults or {}).items() if v is not None}
+        values.update({k: str(v) for k, v in (front or {}).items()
+                       if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()})
+        values.update({"title": slug, "name": PurePosixPath(slug).name, "post_title": slug,
+                       "category": "/".join(slugize(c) for c in category) or "uncategorized"})
         if lang:
             values["lang"] = lang
         if local is not None:
@@ -193,7 +198,7 @@ _SiteConfigLoader.add_multi_constructor("", _untagged)  # only tags without a co
 def load_site(config_path: Path) -> HexoSite:
     """Read a Hexo `_config.yml`; ConfigError (one line) when it is missing or not a YAML mapping."""
     try:
-        data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_SiteConfigLoader)
+        data = yaml.load(soft_tabs(config_path.read_text(encoding="utf-8")), Loader=_SiteConfigLoader)
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read Hexo site config: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -151,6 +151,15 @@ def _set_members(loader: yaml.CSafeLoader, node: yaml.MappingNode) -> list:
 FrontMatterLoader.add_constructor("tag:yaml.org,2002:set", _set_members)
 
 
+_HARD_TABS = re.compile(r"\n(\t+)")
+
+
+def soft_tabs(text: str) -> str:
+    """Tabs that indent a line as two spaces each, as Hexo reads YAML (hexo-front-matter's `escape`, used for
+    front matter and `_config.yml` alike): YAML forbids tabs in indentation, and real blogs have them."""
+    return _HARD_TABS.sub(lambda m: "\n" + "  " * len(m.group(1)), text) if "\t" in text else text
+
+
 def load_front_matter(text: str, limits: PostLimits = DEFAULT_LIMITS) -> object:
     """YAML front matter as Python data (C loader, safe tags only), within `limits`; YAMLError as PyYAML's.
 
@@ -160,6 +169,7 @@ def load_front_matter(text: str, limits: PostLimits = DEFAULT_LIMITS) -> object:
     if len(text) > limits.max_front_matter_bytes:
         raise RejectError("parse", f"front matter too long: {len(text):,} characters "
                                    f"(limit {limits.max_front_matter_bytes:,})")
+    text = soft_tabs(text)
     if not cannot_exceed(text, limits):
         check_yaml(text, limits)
     try:
