@@ -342,3 +342,14 @@ def test_permalink_variables_from_front_matter(tmp_path) -> None:
         == "posts/7/"
     # the post lacks it: permalink_defaults gives it, as in Hexo
     assert site.post_path("x.md", None, category=[], lang=None, front_permalink=None, front={}) == "posts/none/"
+
+
+def test_tabs_indenting_yaml_read_as_hexo_reads_them(tmp_path) -> None:
+    # soramoyou04/soramoyou04.github.io's _config.yml line 112: "\ttype: static" under `tag_plantuml:`; the
+    # site's 8 posts were lost with it. Hexo turns indenting tabs into two spaces (hexo-front-matter's escape).
+    config = tmp_path / "_config.yml"
+    config.write_text("timezone: 'Japan'\ntag_plantuml:\n\ttype: static\n", encoding="utf-8")
+    assert load_site(config).timezone == "Japan"
+    text = "---\ntitle: t\ntags:\n\t- a\n\t- b\n---\n<p>x</p>\n"
+    post = parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)), ZoneInfo("UTC"))
+    assert post.tags == ["a", "b"]
