@@ -253,3 +253,44 @@ def test_invalid_date_from_the_generator_is_no_date_not_a_reject() -> None:
                                    ZoneInfo("Asia/Shanghai")), RULES)
     assert (a.title, a.published_at) == ("使用Jenkins持续集成的一些经验总结", None)
     assert texts(a, "heading") == ["Performance插件兼容性问题"]
+
+
+def test_html_body_with_javadoc_in_pre_is_html_and_jianshu_images_come_from_data_original_src() -> None:
+    # source/_posts/社交媒体/简书/首页/灵活轻巧的java接口自动化测试实战.md in the archive: lines of a Javadoc
+    # comment inside <pre> (" * @param url") made the whole HTML post Markdown, which re-indented its code;
+    # its pictures' `src` is "https://www.jianshu.com/p/undefined", the real URL in data-original-src.
+    html = ('<div><p>RestTemplate 封装：</p>\n<pre><code>    /**\n     * GET请求调用方式\n     *\n'
+            '     * @param url          请求URL\n     * @return ResponseEntity\n     */\n'
+            '    public static void get(String url) {\n    }\n</code></pre>\n'
+            '<div class="image-package"><img data-original-src="//upload-images.jianshu.io/upload_images/'
+            '16753854-c6b77256754cbce5" src="https://www.jianshu.com/p/undefined"></div></div>')
+    text = f"---\ntitle: t\nauthor: 简书\ndate: 2022-01-01 10:00:00\nlink: https://www.jianshu.com/p/x\n---\n{html}\n"
+    post = parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)), ZoneInfo("Asia/Shanghai"))
+    a = clean_post(post, RULES)
+    assert post.body_format == "html"
+    assert texts(a, "code") == ["    /**\n     * GET请求调用方式\n     *\n     * @param url          请求URL\n"
+                                "     * @return ResponseEntity\n     */\n    public static void get(String url) {\n    }"]
+    assert [i.url for i in a.images] == ["https://upload-images.jianshu.io/upload_images/16753854-c6b77256754cbce5"]
+
+
+def test_xiaoheihe_picture_descriptions_are_captions_not_headings() -> None:
+    # source/_posts/游戏/小黑盒/游戏新闻/又被Steam吞存档了？教你构建自己的云存档！.md: <h4 class="img-desc">
+    html = ('<p>正文第一段。</p><p><img src="https://imgheybox.max-c.com/web/2022/03/28/a.png"></p>'
+            '<h4 class="img-desc">无法同步云存档</h4><p>正文第二段。</p>')
+    text = f"---\ntitle: t\nauthor: 小黑盒\ndate: 2022-01-01 10:00:00\n---\n{html}\n"
+    a = clean_post(parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)),
+                                   ZoneInfo("Asia/Shanghai")), RULES)
+    assert [i.caption for i in a.images] == ["无法同步云存档"] and texts(a, "heading") == []
+
+
+def test_juejin_translation_header_lines() -> None:
+    # source/_posts/编程/掘金/分类/16px 或更大的字体大小可以避免 iOS 的表单缩放问题.md (掘金翻译计划's header)
+    html = ("<blockquote><p>原文地址：16px or Larger Text Prevents iOS Form Zoom</p><p>译文出自：掘金翻译计划</p>"
+            "<p>本文永久链接：github.com/xitu/gold-m…</p><p>译者：霜羽 Hoarfroster</p><p>校对者：Kim Yang、Chorer</p>"
+            "</blockquote><p>正文。</p>")
+    text = f"---\ntitle: t\nauthor: 掘金\ndate: 2022-01-01 10:00:00\n---\n{html}\n"
+    a = clean_post(parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)),
+                                   ZoneInfo("Asia/Shanghai")), RULES)
+    assert a.editor == "Kim Yang、Chorer"
+    assert [t for _, t in a.paragraphs] == ["原文地址：16px or Larger Text Prevents iOS Form Zoom", "译者：霜羽 Hoarfroster",
+                                             "正文。"]
