@@ -13,6 +13,7 @@ import pytest
 
 from newsetl.config import config_from_dict
 from newsetl.models import Batch, InputRef
+from newsetl.posts.clean import clean_post
 from newsetl.posts.discover import discover_sources
 from newsetl.posts.hexo_post import category_paths
 from newsetl.errors import ConfigError
@@ -353,3 +354,23 @@ def test_tabs_indenting_yaml_read_as_hexo_reads_them(tmp_path) -> None:
     text = "---\ntitle: t\ntags:\n\t- a\n\t- b\n---\n<p>x</p>\n"
     post = parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)), ZoneInfo("UTC"))
     assert post.tags == ["a", "b"]
+
+
+def test_theme_tags_keep_the_text_a_reader_sees() -> None:
+    # jerryc127/butterfly.js.org's 標籤外掛-Tag-Plugins.md (hideInline, btn, label, hideToggle), rd-tony's NexT
+    # markdown.md (label, button, mermaid), neoalienson's echarts JSON: the text was lost, the JSON became prose.
+    body = ("哪個英文字母最酷？ {% hideInline 因為西裝褲(C裝酷),查看答案,#FF7242,#fff %}\n\n"
+            "click the button {% btn 'https://butterfly.js.org',Butterfly %}\n\n"
+            "{% label primary@primary %} and {% label 文本 blue %}\n\n"
+            "{% button https://www.google.com, 前往 Google, fab fa-google fa-fw %}\n\n"
+            "{% hideToggle Butterfly安裝方法,bg,color %}\n在你的博客根目錄裏\n{% endhideToggle %}\n\n"
+            "{% mermaid graph TD %}\nA --> B\n{% endmermaid %}\n\n"
+            "{% echarts 400 '85%' %}\n{\n  \"title\": {\"text\": \"x\"}\n}\n{% endecharts %}\n")
+    text = "---\ntitle: t\n---\n" + body
+    post = parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)), ZoneInfo("UTC"))
+    article = clean_post(post, load_rules())
+    assert article.paragraphs == [
+        ("text", "哪個英文字母最酷？ 因為西裝褲(C裝酷)"), ("text", "click the button Butterfly"),
+        ("text", "primary and 文本"), ("text", "前往 Google"), ("text", "Butterfly安裝方法"),
+        ("text", "在你的博客根目錄裏"), ("code", "graph TD\nA --> B"), ("code", '{\n  "title": {"text": "x"}\n}')]
+    assert post.warnings == []

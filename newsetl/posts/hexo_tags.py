@@ -7,7 +7,8 @@ escaped before Markdown (hexo/lib/plugins/filter/before_post_render/backtick_cod
 `<code>` element of the rendered HTML afterwards (hexo/lib/extend/tag.ts `rCodeTag`): so inline code is
 what the Markdown renderer made inline code, and a stray backtick is plain text. A tag is rendered only
 when its token lands outside code. The built-in tags are rendered as Hexo renders them (see
-hexo/lib/plugins/tag/); an unknown tag becomes a warning, never text.
+hexo/lib/plugins/tag/), and the text-bearing tags of popular themes (NexT, Butterfly) as they show; an
+unknown tag becomes a warning, never text.
 """
 
 from __future__ import annotations
@@ -431,10 +432,52 @@ def raw(args: list[str], body: str, ctx: TagContext) -> str:
     return body
 
 
+# -- tags of popular themes (NexT, Butterfly): what a reader sees of them --------------------------------------
+# Hexo itself knows none of these, but blogs are full of them. Each is read as its theme reads its arguments
+# (most `args.join(' ').split(',')`, in the themes' scripts/tags/*.js); the text a reader sees is kept, the
+# styling is not. Diagram and chart tags hold source text: a code block in that language.
+
+def _comma_text(index: int) -> Callable[[list[str], str, TagContext], str]:
+    """An inline tag whose text is its `index`-th comma-separated argument: Butterfly's `{% btn url,text,icon %}`
+    and `{% hideInline content,display,bg,color %}`, NexT's `{% button url, text, icon %}`."""
+    def render(args: list[str], body: str, ctx: TagContext) -> str:
+        parts = " ".join(args).split(",")
+        return _e(parts[index].strip()) if index < len(parts) else ""
+    return render
+
+
+def label(args: list[str], body: str, ctx: TagContext) -> str:
+    """NexT's `{% label [class]@text %}`, Butterfly's `{% label text [color] %}`: the text."""
+    joined = " ".join(args)
+    return _e(joined.split("@", 1)[1].strip() if "@" in joined else (args[0] if args else ""))
+
+
+def titled_block(args: list[str], body: str, ctx: TagContext) -> str:
+    """Butterfly's `{% hideToggle display,bg,color %}` ... (and hideBlock): the toggle's label, then the body."""
+    title = " ".join(args).split(",")[0].strip()
+    return (f"<p>{_e(title)}</p>\n" if title else "") + (ctx.markdown(body) if body.strip() else "")
+
+
+def diagram(lang: str, args_are_code: bool = False) -> Callable[[list[str], str, TagContext], str]:
+    """`{% mermaid graph TD %}` ... (its arguments are the diagram's first line), `{% echarts 400 85% %}` JSON
+    ..., `{% plantuml %}`: the source as a code block, never prose line by line."""
+    def render(args: list[str], body: str, ctx: TagContext) -> str:
+        code = body.strip("\n")
+        if args_are_code and args:
+            code = " ".join(args) + "\n" + code
+        return code_figure(code, lang, None, None, None)
+    return render
+
+
 TAGS: dict[str, Callable[[list[str], str, TagContext], str]] = {
     "blockquote": blockquote, "quote": blockquote, "pullquote": pullquote,
     "codeblock": codeblock, "code": codeblock, "include_code": include_code,
     "img": img, "image": img, "asset_img": asset_img, "asset_image": asset_img, "asset_path": asset_path,
     "asset_link": asset_link, "post_link": post_link, "post_path": post_path, "link": link,
     "iframe": iframe, "youtube": video("youtube"), "vimeo": video("vimeo"), "raw": raw,
+    # themes
+    "label": label, "btn": _comma_text(1), "button": _comma_text(1), "hideInline": _comma_text(0),
+    "hideToggle": titled_block, "hideBlock": titled_block,
+    "mermaid": diagram("mermaid", args_are_code=True), "echarts": diagram("json"), "chartjs": diagram("json"),
+    "plantuml": diagram("plantuml"), "flowchart": diagram("flowchart"),
 }
