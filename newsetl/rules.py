@@ -84,10 +84,12 @@ class SiteRules:
     def compiled(self, site_keys: tuple[str, ...]) -> CompiledRules:
         """Default rules plus the named sites' rules, compiled (cached per combination)."""
         merged = {key: list(self.default.get(key, [])) for key in LIST_KEYS}
+        scalars = {key: self.default[key] for key in SCALAR_KEYS if key in self.default}
         for name, _, body in self.sites:
             if name in site_keys:
                 for key in LIST_KEYS:
                     merged[key].extend(body.get(key, []))
+                scalars.update({key: body[key] for key in SCALAR_KEYS if key in body})  # a site's own limit wins
         return CompiledRules(
             remove=_selector(merged["remove"]),
             promo_blocks=_selector(merged["promo_blocks"]),
@@ -101,14 +103,14 @@ class SiteRules:
             editor_patterns=tuple(re.compile(p) for p in merged["editor_patterns"]),
             origin_patterns=tuple(re.compile(p) for p in merged["origin_patterns"]),
             image_src_attrs=tuple(merged["image_src_attrs"]) or ("src",),
-            max_boilerplate_chars=int(self.default.get("max_boilerplate_chars", 60)),
-            max_note_chars=int(self.default.get("max_note_chars", 160)),
+            max_boilerplate_chars=int(scalars.get("max_boilerplate_chars", 60)),
+            max_note_chars=int(scalars.get("max_note_chars", 160)),
             note_patterns=tuple(re.compile(p) for p in merged["note_patterns"]),
             credit_patterns=tuple(re.compile(p) for p in merged["credit_patterns"]),
-            caption_rules=CaptionRules(max_chars=int(self.default.get("max_caption_chars", 60)),
+            caption_rules=CaptionRules(max_chars=int(scalars.get("max_caption_chars", 60)),
                                        words=_alternation(merged["caption_words"])),
             promo_shape=PromoShape(calls=_alternation(merged["promo_calls"]), names=_alternation(merged["promo_names"]),
-                                   max_chars=int(self.default.get("max_promo_chars", 80))),
+                                   max_chars=int(scalars.get("max_promo_chars", 80))),
         )
 
 

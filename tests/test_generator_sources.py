@@ -294,3 +294,17 @@ def test_juejin_translation_header_lines() -> None:
     assert a.editor == "Kim Yang、Chorer"
     assert [t for _, t in a.paragraphs] == ["原文地址：16px or Larger Text Prevents iOS Form Zoom", "译者：霜羽 Hoarfroster",
                                              "正文。"]
+
+
+def test_a_sites_own_limit_applies_to_its_articles_only() -> None:
+    # 掘金翻译计划's footer paragraphs are 100-160 characters, past the default max_boilerplate_chars (60); the
+    # juejin entry sets 200. A site's limit used to be accepted by the loader and then ignored.
+    footer = ("如果发现译文存在错误或其他需要改进的地方，欢迎到 掘金翻译计划 对译文进行修改并 PR，也可获得相应奖励积分。"
+              "文章开头的 本文永久链接 即为本文在 GitHub 上的 MarkDown 链接。")
+    html = f"<p>正文。</p><blockquote><p>{footer}</p></blockquote>"
+    for author, body in (("掘金", ["正文。"]), ("证券时报网", ["正文。", footer])):
+        text = f"---\ntitle: t\nauthor: {author}\ndate: 2022-01-01 10:00:00\n---\n{html}\n"
+        a = clean_post(parse_post_text(text, InputRef("s", "hexo_dir", "t.md", "t.md", "-", len(text)),
+                                       ZoneInfo("Asia/Shanghai")), RULES)
+        assert [t for _, t in a.paragraphs] == body, author
+    assert RULES.compiled(("juejin",)).max_boilerplate_chars == 200 and RULES.compiled(()).max_boilerplate_chars == 60
