@@ -75,17 +75,21 @@ class RunSummary:
         return asdict(self)
 
 
+# A run's counts, in the order every view of them shows, then skipped: discovered = new + updated + unchanged
+# + rejected + skipped.
+COUNTS = ("discovered", "new", "updated", "unchanged", "rejected")
+
 
 def counts_line(summary: Mapping) -> str:
     """A run's counts in one line (a summary dict): `15 discovered, 15 new, 0 updated, 0 unchanged, 0 rejected`,
     then `, 2 skipped (not published)` when Hexo would not publish some, so the counts add up."""
-    return ", ".join(f"{summary.get(key, 0)} {key}" for key in ("discovered", "new", "updated", "unchanged",
-                                                                  "rejected")) + skipped_part(summary.get("skipped", 0))
+    return ", ".join(f"{summary.get(key, 0)} {key}" for key in COUNTS) + skipped_part(summary.get("skipped", 0))
 
 
 def skipped_part(skipped: int) -> str:
     """What ends a line of a run's counts: `, 2 skipped (not published)`, or nothing when none was skipped."""
     return f", {skipped} skipped (not published)" if skipped else ""
+
 
 def run_markdown(summary: RunSummary) -> str:
     """The run summary as markdown for the Prefect UI: headings, tables and bullet lists, never Python reprs."""
@@ -93,9 +97,9 @@ def run_markdown(summary: RunSummary) -> str:
     lines = [f"# newsetl run `{summary.run_id}`: {summary.status}", ""]
     if summary.message:
         lines += [_cell(summary.message), ""]
-    lines += markdown_table(["discovered", "new", "updated", "unchanged", "rejected", "skipped", "duration (s)"],
-                            [[summary.discovered, summary.new, summary.updated, summary.unchanged, summary.rejected,
-                              summary.skipped, f"{seconds:.1f}"]], numeric=7)
+    columns = [*COUNTS, "skipped"]
+    lines += markdown_table([*columns, "duration (s)"],
+                            [[*(getattr(summary, key) for key in columns), f"{seconds:.1f}"]], numeric=7)
     if summary.problems:
         lines += ["", "## Problems (why the run is partial)", ""] + [f"- {_cell(p)}" for p in summary.problems]
     if summary.stage_seconds:

@@ -24,6 +24,7 @@ from newsetl.posts.markdown import MORE_RE, detect_format, html_text, render_fra
 # Butterfly (`top_img`), and `featured_image`, `cover_image` (a real blog's, titangene/hexo-blog).
 COVER_KEYS = ("cover", "banner", "featured_image", "photos", "cover_image", "index_img", "banner_img", "top_img")
 DRAFT_DIR = "_drafts"
+_HTML_SUFFIX = re.compile(r"\.html?$")
 HEXO_DATE_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
                      "%Y.%m.%d %H:%M:%S", "%Y.%m.%d")
 
@@ -87,7 +88,7 @@ class LocalImages:
         """Where the post's asset folder is published (`/article/p.html` -> `/article/p/`); None without one."""
         if self.page is None or self.post_dir == self.base or not self.post_dir:
             return None
-        return re.sub(r"\.html?$", "", self.page).rstrip("/") + "/"
+        return asset_folder_path(self.page).rstrip("/") + "/"
 
     def _page_dir(self) -> str:
         assert self.page is not None
@@ -170,6 +171,11 @@ def fallback_date(ref_path: str, locator: str, opts: PostOptions) -> tuple[datet
     return datetime.fromtimestamp(mtime, timezone.utc), "file_mtime"
 
 
+def asset_folder_path(post_path: str) -> str:
+    """Where Hexo publishes a post's asset folder: the post's path without `.html` (PostAsset.path)."""
+    return _HTML_SUFFIX.sub("", post_path)
+
+
 def local_images(source: str, locator: str, opts: PostOptions, post_path: str | None = None) -> LocalImages | None:
     """Where a post's image references point on disk (None when the post is not a local file);
     `post_path`: its path under the site URL (Hexo's `post.path`), for references resolved as a browser does."""
@@ -211,7 +217,7 @@ def tag_context(locator: str, local: LocalImages | None, opts: PostOptions, post
         with the name), %-encoded as Hexo's encodeURL; a post without a path: the name."""
         if post_path is None or opts.site is None:
             return name
-        return opts.site.site_href(posixpath.join(re.sub(r"\.html?$", "", post_path), unquote(name)))
+        return opts.site.site_href(posixpath.join(asset_folder_path(post_path), unquote(name)))
 
     ctx = TagContext(asset_ref=asset_ref, asset_url=asset_url, code_file=code_file, markdown=lambda text: "",
                      data=data or {})

@@ -102,20 +102,21 @@ class HexoSite:
         if front_permalink:
             return front_permalink.lstrip("/")
         slug = self.slug(relative)
-        values = {k: str(v) for k, v in (self.permalink_defaults or {}).items() if v is not None}
-        values.update({k: str(v) for k, v in (front or {}).items()
-                       if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()})
-        values.update({"title": slug, "name": PurePosixPath(slug).name, "post_title": slug,
-                       "category": "/".join(slugize(c) for c in category) or "uncategorized"})
+        values = {"title": slug, "name": PurePosixPath(slug).name, "post_title": slug,
+                  "category": "/".join(slugize(c) for c in category) or "uncategorized"}
         if lang:
             values["lang"] = lang
         if local is not None:
             values.update(year=f"{local.year:04d}", month=f"{local.month:02d}", day=f"{local.day:02d}",
                           i_month=str(local.month), i_day=str(local.day), hour=f"{local.hour:02d}",
                           minute=f"{local.minute:02d}", second=f"{local.second:02d}")
-        missing = [m.group(1) for m in _VARIABLE.finditer(self.permalink) if m.group(1) not in values]
-        if missing:
-            return None
+        for name in {m.group(1) for m in _VARIABLE.finditer(self.permalink)} - values.keys():
+            value = _front_value((front or {}).get(name))
+            if value is None:
+                value = (self.permalink_defaults or {}).get(name)
+            if value is None:
+                return None
+            values[name] = str(value)
         path = _VARIABLE.sub(lambda m: values[m.group(1)], self.permalink)
         return path.lstrip("/")
 
@@ -173,6 +174,14 @@ def find_site_config(path: Path, site_config: Path | None = None) -> Path | None
         return site_config
     candidate = path / CONFIG_NAME
     return candidate if candidate.is_file() else None
+
+
+def _front_value(value: object) -> str | None:
+    """A front-matter value as a permalink variable's text; None when it cannot be one (a list, mapping,
+    boolean or blank text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not str(value).strip():
+        return None
+    return str(value)
 
 
 class _SiteConfigLoader(yaml.CSafeLoader):

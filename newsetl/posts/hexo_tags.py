@@ -437,13 +437,16 @@ def raw(args: list[str], body: str, ctx: TagContext) -> str:
 # (most `args.join(' ').split(',')`, in the themes' scripts/tags/*.js); the text a reader sees is kept, the
 # styling is not. Diagram and chart tags hold source text: a code block in that language.
 
+def _comma_part(args: list[str], index: int) -> str:
+    """The `index`-th comma-separated argument, as the themes read them (`args.join(' ').split(',')`)."""
+    parts = " ".join(args).split(",")
+    return parts[index].strip() if index < len(parts) else ""
+
+
 def _comma_text(index: int) -> Callable[[list[str], str, TagContext], str]:
     """An inline tag whose text is its `index`-th comma-separated argument: Butterfly's `{% btn url,text,icon %}`
     and `{% hideInline content,display,bg,color %}`, NexT's `{% button url, text, icon %}`."""
-    def render(args: list[str], body: str, ctx: TagContext) -> str:
-        parts = " ".join(args).split(",")
-        return _e(parts[index].strip()) if index < len(parts) else ""
-    return render
+    return lambda args, body, ctx: _e(_comma_part(args, index))
 
 
 def label(args: list[str], body: str, ctx: TagContext) -> str:
@@ -454,7 +457,7 @@ def label(args: list[str], body: str, ctx: TagContext) -> str:
 
 def titled_block(args: list[str], body: str, ctx: TagContext) -> str:
     """Butterfly's `{% hideToggle display,bg,color %}` ... (and hideBlock): the toggle's label, then the body."""
-    title = " ".join(args).split(",")[0].strip()
+    title = _comma_part(args, 0)
     return (f"<p>{_e(title)}</p>\n" if title else "") + (ctx.markdown(body) if body.strip() else "")
 
 
